@@ -156,6 +156,40 @@ func ParseGTID(f Flavor, s string) (GTID, error) {
 	return GTID{}, fmt.Errorf("%w: unknown flavor", ErrBadGTID)
 }
 
+// maxGNO is the highest MySQL gno: gnos are signed 64-bit on the server.
+const maxGNO = 1<<63 - 1
+
+// check reports why g cannot be a member of a set: an unknown flavor, a
+// sequence number out of range, an invalid tag, or fields of the other
+// flavor set.
+func (g GTID) check() error {
+	switch g.Flavor {
+	case MariaDB:
+		if g.UUID != (UUID{}) || g.Tag != "" {
+			return fmt.Errorf("%w: MariaDB GTID %s has a uuid or tag", ErrBadGTID, g)
+		}
+		if g.Seq == 0 {
+			return fmt.Errorf("%w: MariaDB GTID %s: seq must be >= 1", ErrBadGTID, g)
+		}
+	case MySQL:
+		if g.Domain != 0 || g.Server != 0 {
+			return fmt.Errorf("%w: MySQL GTID %s has a MariaDB domain or server id", ErrBadGTID, g)
+		}
+		if g.Seq == 0 || g.Seq > maxGNO {
+			return fmt.Errorf("%w: MySQL GTID %s: gno must be 1..2^63-1", ErrBadGTID, g)
+		}
+		if g.Tag != "" {
+			if t, err := parseTag(g.Tag); err != nil || t != g.Tag {
+				return fmt.Errorf("%w: MySQL GTID %s: tag must be lower case [a-z_][a-z0-9_]{0,31}", ErrBadGTID, g)
+			}
+		}
+	default:
+		return fmt.Errorf("%w: GTID %+v has no flavor", ErrBadGTID, g)
+	}
+	return nil
+}
+
+// parseUint parses a decimal number that fits in bits: digits only, no sign.
 func parseUint(s string, bits int) (uint64, error) {
 	if s == "" || s[0] == '+' || s[0] == '-' {
 		return 0, fmt.Errorf("%w: number %q", ErrBadGTID, s)

@@ -58,15 +58,16 @@ func (t *Table) ColumnIndex(name string) int {
 
 // KeyColumns returns the columns that identify a row: the primary key, else
 // the first unique key whose columns are all NOT NULL, else nil (the whole
-// row identifies it).
+// row identifies it). Keys with no columns or out-of-range columns (which
+// Validate rejects) are skipped.
 func (t *Table) KeyColumns() []int {
 	if len(t.PrimaryKey) > 0 {
 		return t.PrimaryKey
 	}
 	for _, uk := range t.UniqueKeys {
-		ok := true
+		ok := len(uk.Columns) > 0
 		for _, c := range uk.Columns {
-			if c >= len(t.Columns) || t.Columns[c].Nullable {
+			if c < 0 || c >= len(t.Columns) || t.Columns[c].Nullable {
 				ok = false
 				break
 			}
@@ -78,13 +79,19 @@ func (t *Table) KeyColumns() []int {
 	return nil
 }
 
-// Validate checks that key indexes point at columns.
+// Validate checks that key indexes point at columns, once each, and that
+// every unique key has columns.
 func (t *Table) Validate() error {
 	check := func(what string, cols []int) error {
+		seen := make(map[int]bool, len(cols))
 		for _, c := range cols {
 			if c < 0 || c >= len(t.Columns) {
 				return fmt.Errorf("table %s: %s refers to column %d of %d", t.QualifiedName(), what, c, len(t.Columns))
 			}
+			if seen[c] {
+				return fmt.Errorf("table %s: %s lists column %d twice", t.QualifiedName(), what, c)
+			}
+			seen[c] = true
 		}
 		return nil
 	}
@@ -92,6 +99,9 @@ func (t *Table) Validate() error {
 		return err
 	}
 	for _, uk := range t.UniqueKeys {
+		if len(uk.Columns) == 0 {
+			return fmt.Errorf("table %s: unique key %s has no columns", t.QualifiedName(), uk.Name)
+		}
 		if err := check("unique key "+uk.Name, uk.Columns); err != nil {
 			return err
 		}

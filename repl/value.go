@@ -55,9 +55,9 @@ type Value struct {
 	charset string // KindString only: the column's character set, e.g. "utf8mb4", "latin1", "binary"
 }
 
-func Null() Value                { return Value{} }
-func IntValue(v int64) Value     { return Value{kind: KindInt, num: uint64(v)} }
-func UintValue(v uint64) Value   { return Value{kind: KindUint, num: v} }
+func Null() Value              { return Value{} }
+func IntValue(v int64) Value   { return Value{kind: KindInt, num: uint64(v)} }
+func UintValue(v uint64) Value { return Value{kind: KindUint, num: v} }
 func Float32Value(v float32) Value {
 	return Value{kind: KindFloat32, num: uint64(math.Float32bits(v))}
 }
@@ -86,14 +86,16 @@ func TextValue(k Kind, b []byte) Value {
 // EnumValue is an ENUM value: its 1-based index and member name (index 0 is
 // the empty string an invalid value gets).
 func EnumValue(index uint64, member string) Value {
-	return Value{kind: KindEnum, num: index, data: []byte(member)}
+	return Value{kind: KindEnum, num: index, data: append([]byte{}, member...)}
 }
 
 // SetValue is a SET value: its bitmask and its members joined by ','.
 func SetValue(mask uint64, members string) Value {
-	return Value{kind: KindSet, num: mask, data: []byte(members)}
+	return Value{kind: KindSet, num: mask, data: append([]byte{}, members...)}
 }
 
+// clone copies b, never returning nil: a nil []byte is bound as SQL NULL,
+// and an empty string is not NULL.
 func clone(b []byte) []byte {
 	if b == nil {
 		return []byte{}
@@ -101,10 +103,10 @@ func clone(b []byte) []byte {
 	return bytes.Clone(b)
 }
 
-func (v Value) Kind() Kind      { return v.kind }
-func (v Value) IsNull() bool    { return v.kind == KindNull }
-func (v Value) Int() int64      { return int64(v.num) }
-func (v Value) Uint() uint64    { return v.num }
+func (v Value) Kind() Kind       { return v.kind }
+func (v Value) IsNull() bool     { return v.kind == KindNull }
+func (v Value) Int() int64       { return int64(v.num) }
+func (v Value) Uint() uint64     { return v.num }
 func (v Value) Float32() float32 { return math.Float32frombits(uint32(v.num)) }
 func (v Value) Float64() float64 { return math.Float64frombits(v.num) }
 
