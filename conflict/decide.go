@@ -1,0 +1,128 @@
+package conflict
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/recoup-dev/recoup/repl"
+)
+
+// State carries the planner's memory from batch to batch of one
+// compensation run: the simulated effects of the transactions decided
+// "apply" (or "apply-overwrite"), the rows touched by skipped transactions,
+// and the table schemas first seen. It assumes every transaction it
+// decided to apply is applied: if the applier fails one, the decisions for
+// later transactions are void. A State is not safe for concurrent use.
+type State struct {
+	policy  Policy
+	infos   map[string]*tableInfo        // by QualifiedName: the schema first seen
+	overlay *layer                       // effects of planned transactions
+	taint   map[string]map[Key]repl.GTID // table -> identity -> skipped txn that touched it
+	first   *repl.GTID                   // first conflicting transaction
+}
+
+// NewState starts a compensation run under policy p ("" is report).
+func NewState(p Policy) (*State, error) {
+	p, err := ParsePolicy(string(p))
+	if err != nil {
+		return nil, err
+	}
+	return &State{policy: p, infos: map[string]*tableInfo{}, overlay: newLayer(nil),
+		taint: map[string]map[Key]repl.GTID{}}, nil
+}
+
+// Policy returns the State's policy.
+func (s *State) Policy() Policy { return s.policy }
+
+// FirstConflict returns the first transaction, over all batches so far,
+// that conflicted (skipped, aborted or overwritten).
+func (s *State) FirstConflict() (repl.GTID, bool) {
+	if s.first == nil {
+		return repl.GTID{}, false
+	}
+	return *s.first, true
+}
+
+// Decide decides a batch of transactions, in commit order, against cur,
+// the rows fetched from the new master for s.NeededKeys(txns), and the
+// effects of the batches decided before. It returns an error, and changes
+// nothing, when a row image does not fit its table or cur lacks a table.
+func (s *State) Decide(txns []repl.Txn, cur Current) (*Plan, error) {
+	for i := range txns {
+		for j, c := range txns[i].Changes {
+			if err := checkChange(c); err != nil {
+				return nil, fmt.Errorf("deciding transaction %s, change %d: %w", txns[i].GTID, j, err)
+			}
+		}
+	}
+	infos := s.infosFor(txns)
+	base, err := buildBase(infos, s.NeededKeys(txns), cur)
+	if err != nil {
+		return nil, err
+	}
+	s.infos = infos
+	s.overlay.parent = base
+	defer func() { s.overlay.parent = nil }()
+	plan := &Plan{Policy: s.policy, Txns: make([]TxnDecision, len(txns))}
+	for i := range txns {
+		plan.Txns[i] = s.decideTxn(&txns[i])
+	}
+	if s.policy == PolicyAbort && s.first != nil {
+		plan.Abort("conflict in transaction " + s.first.String())
+	}
+	return plan, nil
+}
+
+func checkChange(c repl.RowChange) error {
+	if c.Table == nil {
+		return errors.New("row change has no table")
+	}
+	if c.Before == nil && c.After == nil {
+		return fmt.Errorf("row change on %s has neither a before- nor an after-image", c.Table.QualifiedName())
+	}
+	if err := c.Table.Validate(); err != nil {
+		return err
+	}
+	for _, img := range []repl.Row{c.Before, c.After} {
+		if img != nil && len(img) != len(c.Table.Columns) {
+			return fmt.Errorf("row image on %s has %d values for %d columns", c.Table.QualifiedName(), len(img), len(c.Table.Columns))
+		}
+	}
+	return nil
+}
+
+// infosFor returns the pinned schemas plus those first seen in txns.
+func (s *State) infosFor(txns []repl.Txn) map[string]*tableInfo {
+	infos := maps.Clone(s.infos)
+	for i := range txns {
+		for _, c := range txns[i].Changes {
+			if checkChange(c) != nil {
+				continue
+			}
+			if name := c.Table.QualifiedName(); infos[name] == nil {
+				infos[name] = newTableInfo(c.Table)
+			}
+		}
+	}
+	return infos
+}
+
+// buildBase indexes the fetched rows of every table the batch needs.
+func buildBase(infos map[string]*tableInfo, need []Fetch, cur Current) (*layer, error) {
+	base := newLayer(nil)
+	for _, f := range need {
+		ti := infos[f.Table.QualifiedName()]
+		rows, ok := cur[ti.name]
+		if !ok {
+			return nil, fmt.Errorf("deciding a batch: no rows were fetched for table %s (fetch every table NeededKeys lists)", ti.name)
+		}
+		for i, r := range rows {
+			if err := ti.checkRow(r); err != nil {
+				return nil, fmt.Errorf("deciding a batch: fetched row %d: %w", i, err)
+			}
+			base.insert(ti, r)
+		}
+	}
+	return base, nil
+}
