@@ -5,7 +5,7 @@ BIN       := bin/recoup
 SANDBOX   ?= .sandbox
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all build test test-unit vet fmt-check fuzz bench sandbox-up sandbox-down sandbox-status kafka-fetch clean
+.PHONY: demo all build test test-unit vet fmt-check fuzz bench sandbox-up sandbox-down sandbox-status kafka-fetch clean
 
 all: build
 
@@ -56,3 +56,7 @@ kafka-fetch:
 
 clean:
 	rm -rf bin
+
+# The README's main-job command: capture on the embedded local store, end to end.
+demo: build
+	$(GO) run ./test/demo -recoup $(BIN)

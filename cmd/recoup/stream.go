@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/recoup-dev/recoup/capture"
+	"github.com/recoup-dev/recoup/repl"
+	"github.com/recoup-dev/recoup/streamer"
+)
+
+// runStream is `recoup stream`: one streamer per configured cluster, plus
+// the admin endpoint (/metrics, /healthz, /status). It runs until SIGINT or
+// SIGTERM, or until a cluster stops with an error that needs an operator.
+func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlagSet("stream", stderr)
+	path := fs.String("config", "recoup.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	g, ctx := errgroup.WithContext(ctx)
+	var streamers []*streamer.Streamer
+	for i := range cfg.Clusters {
+		cl := &cfg.Clusters[i]
+		s, store, err := newStreamer(ctx, cfg, cl, log, reg)
+		if err != nil {
+			return err
+		}
+		streamers = append(streamers, s)
+		g.Go(func() error {
+			defer store.Close()
+			if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("cluster %s: %w", cl.Name, err)
+			}
+			return nil
+		})
+	}
+	srv, err := startAdmin(cfg.Admin.Listen, reg, streamers, log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	log.Info("recoup stream started", "clusters", len(cfg.Clusters), "store", cfg.Store.Kind, "admin", cfg.Admin.Listen)
+	return g.Wait()
+}
+
+func newStreamer(ctx context.Context, cfg *Config, cl *ClusterConfig, log *slog.Logger, reg prometheus.Registerer) (*streamer.Streamer, capture.Store, error) {
+	pw, err := cl.Password()
+	if err != nil {
+		return nil, nil, err
+	}
+	flavor, _ := repl.ParseFlavor(cl.Flavor) // validated
+	clog := log.With("cluster", cl.Name)
+	store, err := openStore(ctx, cfg, cl.Name, false, clog)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := streamer.New(streamer.Config{
+		Cluster:            cl.Name,
+		Flavor:             flavor,
+		Master:             cl.Master,
+		User:               cl.User,
+		Password:           pw,
+		ServerID:           cl.ServerID,
+		AllowReplicaSource: cl.AllowReplicaSource,
+		Schemas:            cl.Schemas,
+	}, store, clog, reg) // the streamer labels its metrics with the cluster
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("cluster %s: %w", cl.Name, err)
+	}
+	return s, store, nil
+}
+
+// startAdmin serves /metrics, /healthz and /status on addr.
+func startAdmin(addr string, reg *prometheus.Registry, streamers []*streamer.Streamer, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin endpoint: %w", err)
+	}
+	srv := &http.Server{Handler: adminHandler(reg, streamers), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin endpoint stopped", "err", err)
+		}
+	}()
+	return srv, nil
+}

@@ -1,0 +1,149 @@
+package streamer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/recoup-dev/recoup/capture"
+)
+
+// pump moves events from go-mysql through the transaction builder into
+// the store, with group commit: finished transactions accumulate while
+// events keep arriving, and are appended in one batch as soon as no event
+// is immediately pending or a batch limit is reached.
+type pump struct {
+	s      *Streamer
+	b      *txnBuilder
+	events <-chan *replication.BinlogEvent
+	errs   <-chan error
+
+	batch      []capture.Record
+	batchBytes int
+	rowsEvents int
+	announced  bool
+}
+
+func (p *pump) run(ctx context.Context) error {
+	for {
+		if len(p.batch) > 0 {
+			select {
+			case ev := <-p.events:
+				if err := p.handle(ctx, ev); err != nil {
+					return err
+				}
+				continue
+			default:
+				if err := p.flush(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		select {
+		case ev := <-p.events:
+			if err := p.handle(ctx, ev); err != nil {
+				return err
+			}
+		case err := <-p.errs:
+			return p.drain(ctx, streamError(err))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// drain processes the events that arrived before the stream failed and
+// makes their finished transactions durable, then returns the failure.
+func (p *pump) drain(ctx context.Context, cause error) error {
+	for {
+		select {
+		case ev := <-p.events:
+			if err := p.handle(ctx, ev); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		if len(p.batch) > 0 {
+			if err := p.flush(ctx); err != nil {
+				return errors.Join(cause, err)
+			}
+		}
+		return cause
+	}
+}
+
+func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
+	if !p.announced {
+		// The master accepted the position: record where capture from it
+		// resumes (on first start, where capture begins).
+		p.announced = true
+		p.batch = append(p.batch, p.s.masterState(p.b.pos, p.s.Status().LastGTID, true))
+	}
+	switch ev.Header.EventType {
+	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
+		p.s.setCaughtUp(!p.b.pending() && len(p.batch) == 0)
+		return nil
+	case replication.MARIADB_GTID_EVENT, replication.GTID_EVENT, replication.GTID_TAGGED_LOG_EVENT:
+		p.s.setCaughtUp(false)
+	}
+	bt, err := p.b.add(ctx, ev)
+	if err != nil {
+		if errors.Is(err, ErrUndecodable) {
+			return fatal(err)
+		}
+		return err
+	}
+	if bt == nil {
+		return nil
+	}
+	p.batch = append(p.batch, bt.rec)
+	p.batchBytes += bt.bytes
+	p.rowsEvents += bt.rowsEvents
+	if len(p.batch) >= p.s.cfg.MaxBatchRecords || p.batchBytes >= p.s.cfg.MaxBatchBytes {
+		return p.flush(ctx)
+	}
+	return nil
+}
+
+// flush appends the batch; nothing is published before Append returns.
+func (p *pump) flush(ctx context.Context) error {
+	start := time.Now()
+	if err := p.s.store.Append(ctx, p.batch...); err != nil {
+		err = fmt.Errorf("appending %d records to the capture log: %w", len(p.batch), err)
+		if errors.Is(err, capture.ErrClosed) {
+			return fatal(err)
+		}
+		return err
+	}
+	p.s.durable(p.batch, time.Since(start), p.rowsEvents, p.batchBytes)
+	clear(p.batch)
+	p.batch, p.batchBytes, p.rowsEvents = p.batch[:0], 0, 0
+	return nil
+}
+
+// streamError classifies an error from go-mysql's stream: an event it
+// could not parse is fatal (quoted with its bytes); connection errors and
+// server errors are returned as they are, for the caller to retry or to
+// examine.
+func streamError(err error) error {
+	var ee *replication.EventError
+	switch {
+	case errors.As(err, &ee):
+		return fatal(fmt.Errorf("%w: %s event at binlog position %d (server %d): %s; event body %s",
+			ErrUndecodable, ee.Header.EventType, ee.Header.LogPos, ee.Header.ServerID, ee.Err, hexBounded(ee.Data)))
+	case errors.Is(err, replication.ErrChecksumMismatch):
+		return fatal(fmt.Errorf("%w: %w", ErrUndecodable, err))
+	}
+	msg := err.Error()
+	for _, s := range []string{"invalid data size", "header size too short", "panic "} {
+		if strings.Contains(msg, s) {
+			return fatal(fmt.Errorf("%w: %w", ErrUndecodable, err))
+		}
+	}
+	return fmt.Errorf("reading the binlog stream: %w", err)
+}
