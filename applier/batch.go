@@ -1,0 +1,187 @@
+package applier
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/recoup-dev/recoup/conflict"
+	"github.com/recoup-dev/recoup/repl"
+)
+
+// batch reads the rows a batch touches, decides it and, unless dry,
+// replays what the plan says, each transaction in its own DB transaction
+// with its original GTID.
+//
+// Locking: the rows are read with SELECT ... FOR UPDATE inside the DB
+// transaction of the batch's first transaction, so they stay locked until
+// that one commits or rolls back; the later transactions of the batch rely
+// on the fence (read_only=ON: only privileged users can write).
+func (e *engine) batch(ctx context.Context, st *conflict.State, items []item, dry bool) error {
+	txns := make([]repl.Txn, len(items))
+	for i := range items {
+		txns[i] = items[i].txn
+	}
+	need := st.NeededKeys(txns)
+	var q querier = e.sess.conn
+	var first *dbTxn
+	if !dry {
+		var err error
+		if first, err = e.beginFor(ctx, &items[0]); err != nil {
+			return err
+		}
+		q = first.tx
+	}
+	t := time.Now()
+	cur, err := fetchCurrent(ctx, q, e.opts.Flavor, need, !dry)
+	e.res.Timings.FetchMS += ms(time.Since(t))
+	if err != nil {
+		e.abandon(first)
+		return err
+	}
+	t = time.Now()
+	plan, err := st.Decide(txns, cur)
+	e.res.Timings.DecideMS += ms(time.Since(t))
+	if err != nil {
+		e.abandon(first)
+		return err
+	}
+	for i := range plan.Txns {
+		r := txnResult(items[i].rec.Offset, &txns[i], &plan.Txns[i])
+		var err error
+		if !dry {
+			err = e.execute(ctx, &items[i], &plan.Txns[i], &r, first)
+			first = nil // the first transaction is committed or rolled back now
+		}
+		e.res.Txns = append(e.res.Txns, r)
+		if err != nil {
+			e.abandon(first)
+			return err
+		}
+	}
+	return nil
+}
+
+// beginFor installs it's format description event and starts the DB
+// transaction that will carry it.
+func (e *engine) beginFor(ctx context.Context, it *item) (*dbTxn, error) {
+	if err := e.sess.installFDE(ctx, it.rec.FormatDesc); err != nil {
+		return nil, fmt.Errorf("transaction %s: %w", it.rec.GTID, err)
+	}
+	return e.sess.begin(ctx, it.rec.GTID, false)
+}
+
+func (e *engine) abandon(t *dbTxn) {
+	if t != nil {
+		e.sess.rollback(t)
+	}
+}
+
+// execute carries out one decision. open is the DB transaction already
+// begun for it (the batch's first), or nil.
+func (e *engine) execute(ctx context.Context, it *item, d *conflict.TxnDecision, r *TxnResult, open *dbTxn) error {
+	switch d.Verdict {
+	case conflict.Apply, conflict.ApplyOverwrite:
+	default:
+		e.abandon(open)
+		return nil
+	}
+	if d.Verdict == conflict.ApplyOverwrite && len(it.txn.Changes) == 0 {
+		e.abandon(open)
+		r.Reason += "; not applied: statements (DDL or statement-format DML) cannot be overwritten"
+		return nil
+	}
+	t := time.Now()
+	err := e.apply(ctx, it, d, r, open)
+	r.ApplyMS = ms(time.Since(t))
+	e.res.Timings.ApplyMS += r.ApplyMS
+	if err != nil {
+		r.Error = err.Error()
+		return fmt.Errorf("applying %s: %w (later transactions were not applied)", it.rec.GTID, err)
+	}
+	return nil
+}
+
+// apply replays one transaction and commits it. When MariaDB strict mode
+// refuses the original GTID at COMMIT (a write slipped in since it was
+// set), it replays it once more under a new GTID.
+func (e *engine) apply(ctx context.Context, it *item, d *conflict.TxnDecision, r *TxnResult, open *dbTxn) error {
+	t := open
+	var err error
+	if t == nil {
+		if t, err = e.beginFor(ctx, it); err != nil {
+			return err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if err = e.write(ctx, t, it, d); err != nil {
+			e.sess.rollback(t)
+			return err
+		}
+		newGTID, err := e.sess.commit(ctx, t)
+		if err == nil {
+			r.Applied = true
+			if !newGTID.IsZero() {
+				r.NewGTID = newGTID.String()
+			}
+			if r.NewGTID != "" {
+				e.log.Warn("replayed under a new GTID: strict mode refused the original one", "gtid", it.rec.GTID.String(),
+					"new_gtid", r.NewGTID)
+			}
+			return nil
+		}
+		if attempt > 0 || t.fallback || !isMySQLError(err, erGTIDStrictOutOfOrder) {
+			return err
+		}
+		if t, err = e.sess.begin(ctx, it.rec.GTID, true); err != nil {
+			return err
+		}
+	}
+}
+
+// write runs the transaction's statements inside t: the original events
+// for Apply, typed statements for ApplyOverwrite.
+func (e *engine) write(ctx context.Context, t *dbTxn, it *item, d *conflict.TxnDecision) error {
+	if d.Verdict == conflict.ApplyOverwrite {
+		return e.overwrite(ctx, t, it, d)
+	}
+	stmts, err := replayStatements(it.rec)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		q := st.SQL()
+		if int64(len(q)) > e.sess.maxPacket {
+			return fmt.Errorf("a BINLOG statement of %d bytes exceeds the new master's max_allowed_packet (%d)", len(q), e.sess.maxPacket)
+		}
+		if _, err := t.tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("replaying the row events: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *engine) overwrite(ctx context.Context, t *dbTxn, it *item, d *conflict.TxnDecision) error {
+	trig, err := tablesWithTriggers(ctx, t.tx, &it.txn)
+	if err != nil {
+		return err
+	}
+	if hasTriggerFlag(it.rec) {
+		trig = append(trig, "a table the captured table maps flag as having triggers")
+	}
+	if len(trig) > 0 {
+		return fmt.Errorf("source-wins cannot overwrite rows of tables with triggers (%s): the triggers would fire "+
+			"again; resolve this transaction by hand", strings.Join(trig, ", "))
+	}
+	stmts, err := overwriteStatements(&it.txn, d)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := t.tx.ExecContext(ctx, st.query, st.args...); err != nil {
+			return fmt.Errorf("overwriting a row: %w", err)
+		}
+	}
+	return nil
+}
