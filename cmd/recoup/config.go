@@ -42,6 +42,9 @@ type ClusterConfig struct {
 	AllowReplicaSource bool `yaml:"allow_replica_source"`
 	// Schemas limits the schema history to these schemas (all when empty).
 	Schemas []string `yaml:"schemas"`
+	// Compensate configures `recoup plan`, `recoup compensate` and the
+	// hook's compensation step for this cluster.
+	Compensate CompensateConfig `yaml:"compensate"`
 }
 
 // StoreConfig selects and configures the capture log.
@@ -103,6 +106,7 @@ func (c *Config) applyDefaults() {
 		if c.Clusters[i].Flavor == "" {
 			c.Clusters[i].Flavor = "mariadb"
 		}
+		c.Clusters[i].Compensate.applyDefaults()
 	}
 	if c.Store.Kind == "" {
 		c.Store.Kind = "local"
@@ -159,6 +163,7 @@ func (c *Config) Validate() error {
 			bad("%s.server_id: %d is also used by cluster %q", at, cl.ServerID, other)
 		}
 		ids[cl.ServerID] = cl.Name
+		errs = append(errs, cl.Compensate.validate(at)...)
 	}
 	switch c.Store.Kind {
 	case "local":

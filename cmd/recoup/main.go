@@ -28,9 +28,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"stream": {"run the capture daemon: recoup stream --config recoup.yaml", runStream},
-		"status": {"per cluster, the captured position and lag: recoup status --config recoup.yaml", runStatus},
-		"log":    {"print captured transactions as JSON lines: recoup log --config F --cluster C [--from GTID] [--table T]", runLog},
+		"stream":     {"run the capture daemon: recoup stream --config recoup.yaml", runStream},
+		"status":     {"per cluster, the captured position and lag: recoup status --config recoup.yaml", runStatus},
+		"log":        {"print captured transactions as JSON lines: recoup log --config F --cluster C [--from GTID] [--table T]", runLog},
+		"plan":       {"dry run of compensation, changes nothing: recoup plan --config F --cluster C --new-master host:port", runPlan},
+		"compensate": {"replay what the new master lacks: recoup compensate --config F --cluster C --new-master host:port", runCompensate},
 		"version": {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, version)
 			return err
