@@ -79,6 +79,9 @@ func startShared() (*Server, error) {
 	}
 	p, err := launch(ctx, dir)
 	if err != nil {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			return nil, fmt.Errorf("%w (and removing %s: %v)", err, dir, rmErr)
+		}
 		return nil, err
 	}
 	return &Server{addr: p.addr(), proc: p}, nil

@@ -165,8 +165,10 @@ prepare() {
 	write_config
 	[ -f "$DATA/logs/meta.properties" ] && return 0
 	local id
+	# A random base64url UUID; one starting with '-' would read as a flag.
 	id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-	java -cp "$LIBS/*" kafka.tools.StorageTool format -t "$id" \
+	id=A${id#?}
+	java -cp "$LIBS/*" kafka.tools.StorageTool format --cluster-id="$id" \
 		-c "$DATA/server.properties" >"$DATA/format.log" 2>&1 ||
 		die "formatting $DATA/logs failed: $(tail -5 "$DATA/format.log")"
 }
