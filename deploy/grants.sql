@@ -1,0 +1,108 @@
+-- recoup database accounts: least privilege, MariaDB 10.11.
+--
+-- deploy/grants_test.go runs this file as written against a real MariaDB
+-- 10.11 (a master and a replica), then proves two things for each role:
+-- the account can run every statement recoup needs, and each privilege
+-- below is needed (an account missing just that one is refused).
+--
+-- Before running it, EDIT:
+--   * 'REPLACE-WITH-...-PASSWORD': a long random password per account.
+--     recoup reads it from a file or an environment variable
+--     (password_file / password_env in recoup.yaml), never from its
+--     command line.
+--   * '%': the address recoup connects from (e.g. '10.0.0.%' or the one
+--     host running recoup). '%' is only for a first try.
+--   * `app`: repeat the schema-level GRANT once per captured schema
+--     (the schemas: list of the cluster in recoup.yaml).
+--
+-- Run it on the cluster's master as an administrator, with binary logging
+-- on: CREATE USER and GRANT replicate, so every replica (every possible
+-- new master) gets the same accounts. recoup uses them on every server of
+-- the cluster: the streamer on the master, the hook on the old master
+-- (fence) and on the new one (compensate).
+--
+-- Do not give application accounts READ_ONLY ADMIN (ALL PRIVILEGES
+-- includes it, and so does SUPER before 10.11): read_only=ON does not stop
+-- them, so neither Orchestrator's nor recoup's fence does.
+
+-- ---------------------------------------------------------------------
+-- The streamer (`recoup stream`): reads the master's binary log as a
+-- replica and the schemas of the captured tables.
+--   REPLICATION SLAVE  register as a replica and dump the binlog (GTID).
+--   BINLOG MONITOR     SHOW BINARY LOGS / SHOW MASTER STATUS (preflight,
+--                      purge detection).
+--   SLAVE MONITOR      SHOW SLAVE STATUS: tell a master from a replica
+--                      (allow_replica_source).
+--   SELECT on schemas  SHOW CREATE TABLE and information_schema column
+--                      lists (both show only what the user may SELECT).
+-- ---------------------------------------------------------------------
+CREATE USER 'recoup_stream'@'%' IDENTIFIED BY 'REPLACE-WITH-STREAM-PASSWORD';
+GRANT REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'recoup_stream'@'%';
+GRANT SELECT ON `app`.* TO 'recoup_stream'@'%';
+
+-- ---------------------------------------------------------------------
+-- The hook (`recoup hook`, run by Orchestrator): fences the old master,
+-- replays missing transactions on the new master with their original
+-- GTIDs, then opens it for writes.
+--   READ_ONLY ADMIN        SET GLOBAL read_only=ON|OFF (fence, open), and
+--                          write while read_only=ON (compensation runs
+--                          before writes open).
+--   BINLOG REPLAY          the BINLOG 'base64' statement (replay of the
+--                          original row events) and SET SESSION
+--                          gtid_domain_id / server_id / gtid_seq_no (keep
+--                          the original GTID). No SUPER needed.
+--   BINLOG MONITOR         SHOW BINARY LOGS, SHOW BINLOG EVENTS.
+--   REPLICATION SLAVE ADMIN  STOP SLAVE on the new master (Orchestrator
+--                          leaves it to the hook with
+--                          ApplyMySQLPromotionAfterMasterFailover=false).
+--   RELOAD                 RESET SLAVE ALL: MariaDB checks RELOAD for it,
+--                          not REPLICATION SLAVE ADMIN (verified). See the
+--                          warning on its own GRANT below.
+--   SLAVE MONITOR          SHOW SLAVE STATUS.
+--   CONNECTION ADMIN       KILL the old master's client connections.
+--   PROCESS                see those connections (PROCESSLIST shows a user
+--                          only its own threads without it).
+--   SELECT                 conflict checks read the current rows.
+--   INSERT, UPDATE, DELETE the source-wins policy rewrites rows; the
+--                          BINLOG replay itself checks no table privilege.
+--                          With the report policy only, the hook needs
+--                          SELECT alone on the schemas.
+-- BINLOG REPLAY lets an account change any table through BINLOG
+-- statements: guard this account like an administrator's.
+-- ---------------------------------------------------------------------
+CREATE USER 'recoup_hook'@'%' IDENTIFIED BY 'REPLACE-WITH-HOOK-PASSWORD';
+GRANT READ_ONLY ADMIN, BINLOG REPLAY, BINLOG MONITOR, REPLICATION SLAVE ADMIN, SLAVE MONITOR, CONNECTION ADMIN, PROCESS ON *.* TO 'recoup_hook'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'recoup_hook'@'%';
+-- RELOAD also permits FLUSH (tables, logs, privileges) and RESET MASTER,
+-- which erases the binary logs: more than the hook needs, but MariaDB has
+-- no narrower privilege for RESET SLAVE ALL. To do without it, drop this
+-- line and set MasterFailoverDetachReplicaMasterHost=true in Orchestrator,
+-- which detaches the promoted master from the dead one itself (see
+-- deploy/README.md).
+GRANT RELOAD ON *.* TO 'recoup_hook'@'%';
+
+-- ---------------------------------------------------------------------
+-- MySQL 8.0 / 8.4 equivalents. NOT verified: the test runs MariaDB only.
+-- From the MySQL reference manual (BINLOG statement, gtid_next, read_only,
+-- KILL, replication privilege checks):
+--
+-- CREATE USER 'recoup_stream'@'%' IDENTIFIED BY 'REPLACE-WITH-STREAM-PASSWORD';
+-- -- REPLICATION CLIENT: SHOW BINARY LOGS, SHOW REPLICA STATUS.
+-- GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'recoup_stream'@'%';
+-- GRANT SELECT ON `app`.* TO 'recoup_stream'@'%';
+--
+-- CREATE USER 'recoup_hook'@'%' IDENTIFIED BY 'REPLACE-WITH-HOOK-PASSWORD';
+-- -- SYSTEM_VARIABLES_ADMIN: SET GLOBAL read_only / super_read_only.
+-- -- CONNECTION_ADMIN: write while read_only=ON, and KILL other sessions
+-- --   (super_read_only=ON stops every writer: keep it OFF on the new
+-- --   master until compensation is done).
+-- -- REPLICATION_APPLIER: SET GTID_NEXT='uuid:n' and the BINLOG statement,
+-- --   with the table privileges of each replayed event (hence INSERT,
+-- --   UPDATE, DELETE below). BINLOG_ADMIN instead would skip those checks;
+-- --   SESSION_VARIABLES_ADMIN also allows SET GTID_NEXT.
+-- -- REPLICATION_SLAVE_ADMIN: STOP REPLICA. RELOAD: RESET REPLICA ALL.
+-- -- REPLICATION CLIENT: SHOW BINARY LOGS, SHOW REPLICA STATUS.
+-- -- REPLICATION SLAVE: SHOW BINLOG EVENTS.
+-- -- PROCESS: see other sessions to kill them.
+-- GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_APPLIER, REPLICATION_SLAVE_ADMIN, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE, PROCESS ON *.* TO 'recoup_hook'@'%';
+-- GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'recoup_hook'@'%';
