@@ -98,3 +98,14 @@ func TestDuplicateNamesAndServerIDs(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// The example a user copies must load as it ships.
+func TestDeployExampleLoads(t *testing.T) {
+	c, err := LoadConfig("../../deploy/recoup.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Clusters) == 0 {
+		t.Fatal("deploy/recoup.yaml has no cluster")
+	}
+}
