@@ -36,9 +36,12 @@ fuzz:
 	  done; \
 	done
 
-# Benchmarks print figures; they assert nothing about time.
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -timeout 30m $(PKGS)
+# Benchmarks print figures; they assert nothing about time. Benchmarks that
+# build a whole topology per iteration run once (-benchtime=1x).
+bench: kafka-fetch
+	$(GO) test -run='^$$' -bench=. -benchmem -timeout 30m ./repl/... ./conflict/... ./capture/... ./hook/route/...
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1x -timeout 30m ./streamer/... ./applier/... ./test/e2e/...
+	$(GO) run ./test/bench capture $(BENCHFLAGS)
 
 # A MariaDB primary + 2 replicas on 127.0.0.1 that outlives the command.
 sandbox-up:

@@ -115,7 +115,14 @@ type RowResult struct {
 	After       *Image           `json:"after,omitempty"`
 	Current     *Image           `json:"current,omitempty"`
 	DiffColumns []string         `json:"diff_columns,omitempty"`
+	// def is the table the row was captured with (see TableDef).
+	def *repl.Table
 }
+
+// TableDef is the captured definition of the row's table, which the
+// report carries so that review can re-check and write the row; nil for a
+// RowResult decoded from JSON.
+func (r *RowResult) TableDef() *repl.Table { return r.def }
 
 // Image is a row image for the report: it marshals as an object of column
 // name to the value's text (null for NULL) in column order.
@@ -178,7 +185,7 @@ func txnResult(rec int64, t *repl.Txn, d *conflict.TxnDecision) TxnResult {
 		c := t.Changes[rd.Index]
 		rr := RowResult{Table: rd.Table, Change: rd.Change.String(), Key: rd.Key, Verdict: rd.Verdict,
 			Reason: rd.Reason, Before: newImage(c.Table, c.Before), After: newImage(c.Table, c.After),
-			Current: newImage(c.Table, rd.Current)}
+			Current: newImage(c.Table, rd.Current), def: c.Table}
 		for _, col := range rd.DiffColumns {
 			if col >= 0 && col < len(c.Table.Columns) {
 				rr.DiffColumns = append(rr.DiffColumns, c.Table.Columns[col].Name)

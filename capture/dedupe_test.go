@@ -113,3 +113,42 @@ func TestDedupeMySQLAndFollow(t *testing.T) {
 		t.Fatalf("Close = %v, closed %v", err, src.closed)
 	}
 }
+
+// TestDedupeNewHistory: after a lossy MariaDB failover the new master
+// reuses the lost transactions' sequence numbers; a switch record starts a
+// new history, so those transactions pass while retried ones do not.
+func TestDedupeNewHistory(t *testing.T) {
+	set := func(s string) repl.GTIDSet { return mustSet(t, repl.MariaDB, s) }
+	txn := func(off int64, g repl.GTID, after, masterPos string) capture.Record {
+		r := capture.Record{Kind: capture.KindTxn, Offset: off, GTID: g, After: set(after)}
+		if masterPos != "" {
+			r.MasterPos = set(masterPos)
+		}
+		return r
+	}
+	sw := func(off int64) capture.Record {
+		return capture.Record{Kind: capture.KindMasterSwitch, Offset: off, From: "a:1", To: "b:1",
+			After: set("0-1-4"), MasterPos: set("0-1-2")}
+	}
+	old := func(off int64, seq uint64) capture.Record {
+		return txn(off, repl.MariaDBGTID(0, 1, seq), "0-1-"+strconv.FormatUint(seq, 10), "")
+	}
+	recs := []capture.Record{
+		old(0, 1), old(1, 2), old(2, 3), old(3, 4), // 3 and 4 are lost in the failover
+		sw(4),
+		sw(5), // retried append of the switch: no new history
+		txn(6, repl.MariaDBGTID(0, 2, 3), "0-1-4", "0-2-3"), // the new master's 3: not a duplicate
+		txn(7, repl.MariaDBGTID(0, 2, 3), "0-1-4", "0-2-3"), // retried: duplicate
+		txn(8, repl.MariaDBGTID(0, 2, 4), "0-2-4", ""),
+		txn(9, repl.MariaDBGTID(0, 2, 4), "0-2-4", ""),
+		txn(10, repl.MariaDBGTID(0, 2, 5), "0-2-5", ""),
+	}
+	want := []int64{0, 1, 2, 3, 4, 5, 6, 8, 10}
+	if got := drain(t, capture.Dedupe(&sliceReader{recs: recs})); !slices.Equal(got, want) {
+		t.Fatalf("offsets passed = %v, want %v", got, want)
+	}
+	// A reader that starts after the switch, inside the new history.
+	if got := drain(t, capture.Dedupe(&sliceReader{recs: recs[6:]})); !slices.Equal(got, []int64{6, 8, 10}) {
+		t.Fatalf("from offset 6: offsets passed = %v, want [6 8 10]", got)
+	}
+}

@@ -13,6 +13,12 @@
 // fsynced segment files, the default) and Kafka (one single-partition topic
 // per cluster).
 //
+// Failovers: a KindMasterSwitch record begins a new history for Dedupe;
+// Record.MasterPos carries the new master's position while it differs
+// from After (see Record); CaptureStatus reads a log's tail and states
+// whether capture from a failed master is complete up to its crash or
+// unknown after its last captured GTID.
+//
 // What it does not do: it never decides what is missing on a server (that
 // is compensation's job) and never talks to MySQL or MariaDB.
 package capture

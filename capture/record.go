@@ -52,6 +52,7 @@ const (
 	tagFrom       = 13 // string
 	tagTo         = 14 // string
 	tagFlags      = 15 // uvarint bit set: flagConnected, flagFailed
+	tagMasterPos  = 16 // as tagAfter
 )
 
 const (
@@ -77,6 +78,18 @@ func encodedSizeHint(r Record) int {
 		n += binary.MaxVarintLen32 + len(e)
 	}
 	return n + 256*len(r.Tables)
+}
+
+// recordFlags is r's tagFlags bit set.
+func recordFlags(r Record) uint64 {
+	var flags uint64
+	if r.Connected {
+		flags |= flagConnected
+	}
+	if r.Failed {
+		flags |= flagFailed
+	}
+	return flags
 }
 
 // appendRecord appends the binary form of r to dst.
@@ -122,14 +135,14 @@ func appendRecord(dst []byte, r Record) ([]byte, error) {
 	}
 	e.stringField(tagFrom, r.From)
 	e.stringField(tagTo, r.To)
-	var flags uint64
-	if r.Connected {
-		flags |= flagConnected
+	e.uintField(tagFlags, recordFlags(r))
+	if !r.MasterPos.IsEmpty() {
+		text, err := r.MasterPos.MarshalText()
+		if err != nil {
+			return dst, fmt.Errorf("encode capture record: MasterPos: %w", err)
+		}
+		e.bytesField(tagMasterPos, text)
 	}
-	if r.Failed {
-		flags |= flagFailed
-	}
-	e.uintField(tagFlags, flags)
 	fields := len(e.b) - start - recordHeader
 	if fields > math.MaxUint32-recordHeader-recordTrailer {
 		return dst, fmt.Errorf("encode capture record: %d bytes is too large", fields)
@@ -326,6 +339,10 @@ func (r *Record) decodeField(tag uint64, p []byte) error {
 		r.From = string(p)
 	case tagTo:
 		r.To = string(p)
+	case tagMasterPos:
+		if uerr := r.MasterPos.UnmarshalText(p); uerr != nil {
+			err = fmt.Errorf("%w: master position: %w", ErrCorrupt, uerr)
+		}
 	case tagFlags:
 		var f uint64
 		f, err = uintPayload(p, flagsKnown)

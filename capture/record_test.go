@@ -45,6 +45,8 @@ func sampleRecords(t testing.TB) map[string]capture.Record {
 	mysqlTxn.Tables = append(mysqlTxn.Tables, capture.TableSchema{TableID: 1 << 40, Table: repl.Table{
 		Schema: "s\xff", Name: "t", Columns: []repl.Column{{Name: "a", Type: "int", Length: -1, Decimals: 6, Generated: "stored"}},
 	}})
+	forked := storetest.Record(49)
+	forked.MasterPos = mustSet(t, repl.MariaDB, "0-1-96,1-2-7")
 	emptyEvents := storetest.Record(1)
 	emptyEvents.Events = [][]byte{{}, {1}, {}}
 	return map[string]capture.Record{
@@ -53,6 +55,7 @@ func sampleRecords(t testing.TB) map[string]capture.Record {
 		"txn empty events":   emptyEvents,
 		"txn big":            storetest.LargeRecord(3, 200<<10),
 		"master switch":      storetest.Record(49),
+		"switch master pos":  forked,
 		"master state":       storetest.Record(39),
 		"kind only":          {Kind: capture.KindMasterState},
 		"empty after set":    {Kind: capture.KindTxn, After: repl.NewGTIDSet(repl.MySQL)},
@@ -204,7 +207,7 @@ func TestDecodeRecordSkipsUnknownTags(t *testing.T) {
 	col := "\x01\x01a\x28\x02zz"
 	table := "\x03\x01t\x04" + string(rune(len(col)+2)) + "\x01" + string(rune(len(col))) + col + "\x1e\x00"
 	tables := "\x01" + string(rune(len(table))) + table
-	b := rawRecord(1, "\x01", 2, "c", 12, tables, 16, "future", 99, "")
+	b := rawRecord(1, "\x01", 2, "c", 12, tables, 17, "future", 99, "")
 	r, err := capture.DecodeRecord(b)
 	if err != nil {
 		t.Fatalf("DecodeRecord: %v", err)

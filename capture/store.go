@@ -16,7 +16,9 @@ const (
 	// KindTxn is one committed transaction.
 	KindTxn Kind = iota + 1
 	// KindMasterSwitch records that capture moved from one master to
-	// another: From, To, and the position it resumed at (After).
+	// another: From, To, the captured set at the switch (After) and, when
+	// it differs, the position on To's history it resumed at (MasterPos).
+	// A switch also starts a new history for Dedupe.
 	KindMasterSwitch
 	// KindMasterState records what the streamer knows of a master: the last
 	// GTID it saw from it (GTID) and whether it was connected (Connected).
@@ -55,6 +57,14 @@ type Record struct {
 	// tail self-sufficient for resume, and lets readers seek by GTID with a
 	// binary search because it only grows.
 	After repl.GTIDSet
+	// MasterPos is set only when it differs from After: the GTID position
+	// of the master's own history once this record is applied, which is
+	// where capture resumes (see ResumeAt). They differ after a MariaDB
+	// failover that lost transactions: the new master gives its own
+	// transactions the sequence numbers of the lost ones, so After, a
+	// union over both histories, holds sequence numbers the new master
+	// has under other GTIDs, or not at all.
+	MasterPos repl.GTIDSet
 	// Offset is the record's position in its store, set by readers.
 	Offset int64
 
@@ -78,6 +88,15 @@ type Record struct {
 	// KindMasterState.
 	Connected bool
 	Failed    bool
+}
+
+// ResumeAt is the position capture resumes from after this record:
+// MasterPos when set, else After.
+func (r Record) ResumeAt() repl.GTIDSet {
+	if !r.MasterPos.IsEmpty() {
+		return r.MasterPos
+	}
+	return r.After
 }
 
 // ErrClosed is returned by a Store used after Close.

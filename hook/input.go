@@ -69,7 +69,20 @@
 // values into the bash script it runs: see deploy/README.md for the
 // environment-only form.
 //
-// Main types: Input, Addr, Action, FailureClass.
+// # The failover
+//
+// sequence*.go, fence.go, lock.go, failover*.go and summary.go carry out what
+// Input.Action decides. Sequence.Run is the post-failover run: fence the new
+// master; fence the proxy's writer and the old master; take the cluster lock;
+// settle capture (telling the daemon); compensate; switch and verify the
+// proxy; detach; unfence. It runs under a deadline, with a policy for when
+// compensation cannot finish (Budget). PreFailover fences the old master
+// before the promotion. The steps are interfaces, tested with fakes;
+// NewFailover wires the real ones. Summary is printed for Orchestrator and
+// saved (RunFile) so that a rerun of the same recovery only verifies.
+//
+// Main types: Input, Addr, Action, FailureClass, Sequence, Budget, Env,
+// Summary, Server, ClusterLock, RunFile, Admin.
 package hook
 
 import (

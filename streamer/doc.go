@@ -12,7 +12,8 @@
 // batch limit is reached. Nothing (status, metrics, the resume point) moves
 // past what Append made durable.
 //
-// Position: the resume point is the After set of the store's last record.
+// Position: the resume point is the store's last record's ResumeAt: its
+// After set, or its MasterPos after a lossy failover (see below).
 // On first start with an empty log, capture begins at the master's current
 // position (gtid_binlog_pos / gtid_executed) and records it in a
 // KindMasterState record; transactions committed before the first start are
@@ -45,13 +46,68 @@
 // (ErrBinlogPurged, naming the missing range) and undecodable events stop
 // Run with an error.
 //
+// Following the master: SwitchMaster changes the master while Run runs.
+// It preflights the new master, sets the address under the streamer's
+// lock and cancels the current session; the next session resumes from the
+// log's last record exactly as after a reconnect. Its first batch records
+// the old master failed (KindMasterState, Failed, Connected when the
+// streamer was reading it until it failed: its session was live, or the
+// log ends with that session's disconnection) and the switch
+// (KindMasterSwitch: From, To, After = the captured set at the switch), and
+// SwitchMaster returns once they are durable. Drain, for a master the
+// caller says failed, holds off new sessions, waits for the running one
+// to end and its records to be durable, and records the failure.
+// OrchestratorPoller asks Orchestrator (GET /api/master/{alias}) and
+// switches to a writable master, or a read-only one fenced at depth 0.
+// A master reached by a switch may be read-only when it replicates from no
+// server (a promoted master fenced by recoup's hook); a replica is refused
+// unless AllowReplicaSource. At start, capture follows the master of the
+// log's last record when it differs from the configured one.
+//
+// After a failover that lost transactions (MariaDB). The old master
+// committed 0-1-97..100, which the streamer captured and no replica
+// received; the promoted replica holds 0-1-96 and gives its own
+// transactions 0-2-97, 0-2-98... (gtid_strict_mode): the same sequence
+// numbers. MariaDB serves a dump only from a GTID it has exactly (domain,
+// server id, sequence): asked for 0-1-100 it answers error 1236, "not in
+// the master's binlog" (and "probably diverged" once it wrote past 100).
+// So at each session start, for each domain, the position's last GTID e
+// is kept when the master surely has it (its binlog ends with e, it wrote
+// e, or it replicated that far: gtid_slave_pos); otherwise the dump starts
+// at c, the master's gtid_slave_pos in that domain (the last transaction
+// it received before its promotion, kept by RESET SLAVE ALL), checked to
+// be the captured transaction of that sequence number. Everything the
+// master sends after c is new, whatever sequence numbers it reuses. The
+// log keeps both histories consistent with two positions per record:
+// After stays the union over both (it only grows, so readers can still
+// binary-search it, and the lost transactions stay recorded: captured
+// from the old master, missing on the new one), and MasterPos, set only
+// while it differs, is the position on the new master's history, where
+// capture resumes (Record.ResumeAt). The switch record carries both; it
+// begins a new history for capture.Dedupe, whose captured set restarts at
+// the switch's ResumeAt, so the new master's 0-2-97 is not taken for a
+// duplicate of the lost 0-1-97. A captured transaction of the old history
+// that the new master sends with its original GTID (the hook replaying a
+// lost transaction) is skipped: the session collects, from the log, the
+// exact GTIDs of the captured transactions beyond its start (a binary
+// search on After, then a read to the log's end), and drops a transaction
+// whose exact GTID is among them, keeping it in the new history's
+// position. Once the new master's history covers every sequence number of
+// the union, MasterPos equals After and is no longer written. A history
+// that departs from the captured one with no switch (another server
+// behind the same address) is recorded as a switch from and to that
+// address. MySQL needs none of this: GTIDs carry the source uuid, a new
+// master's transactions never collide with lost ones, and auto-position
+// sends what the captured set lacks.
+//
 // Decoding (DecodeTxn, TableFromMap): a captured record is turned into a
 // repl.Txn with typed values, with no server access.
 //
-// What it does not do: it does not follow a master change (the master
-// address is read at each connect so it can be made changeable later),
-// decide what is missing on a server, or apply anything.
+// What it does not do: decide what is missing on a server, or apply
+// anything. It cannot tell a master's crash from a network partition
+// during which the master kept committing.
 //
-// Main types: Config, Streamer (New, Run, Status), Status, Preflight,
-// PreflightError, DecodeTxn, TableFromMap.
+// Main types: Config, Streamer (New, Run, Status, SwitchMaster, Drain,
+// Following), Status, OrchestratorPoller, Preflight, PreflightError,
+// DecodeTxn, TableFromMap.
 package streamer

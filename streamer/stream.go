@@ -29,6 +29,9 @@ type Streamer struct {
 	st       Status
 	caughtUp bool
 	warned   bool
+	f        follow // master switches, drains and sessions: see follow.go
+
+	switchMu sync.Mutex // serializes SwitchMaster and Drain
 }
 
 // Status is a snapshot of a streamer.
@@ -63,7 +66,7 @@ func New(cfg Config, store capture.Store, log *slog.Logger, reg prometheus.Regis
 		reg = prometheus.NewRegistry()
 	}
 	cfg = cfg.withDefaults()
-	s := &Streamer{cfg: cfg, store: store, log: log, master: cfg.Master}
+	s := &Streamer{cfg: cfg, store: store, log: log, master: cfg.Master, f: newFollow()}
 	s.st = Status{Cluster: cfg.Cluster, Master: cfg.Master, Position: repl.NewGTIDSet(cfg.Flavor)}
 	m, err := newMetrics(reg, cfg.Cluster, s.lagSeconds)
 	if err != nil {
@@ -77,12 +80,22 @@ func New(cfg Config, store capture.Store, log *slog.Logger, reg prometheus.Regis
 // a preflight refusal, binlog purged past the captured position, an event
 // that cannot be decoded, or a closed store. Lost connections, refused
 // logins and store append failures are retried with backoff, each time
-// from the position the store holds durably.
-func (s *Streamer) Run(ctx context.Context) error {
+// from the position the store holds durably. A master switch (SwitchMaster)
+// ends the session at once and the next one reads the new master; a drain
+// (Drain) holds off new sessions.
+func (s *Streamer) Run(ctx context.Context) (err error) {
+	s.begin(ctx)
+	defer func() { s.end(err) }()
 	backoff := s.cfg.ReconnectMin
 	for {
-		progressed, err := s.session(ctx)
-		s.disconnected(ctx, progressed, err)
+		if !s.waitHold(ctx) {
+			return nil
+		}
+		progressed, err := s.runSession(ctx, s.currentMaster())
+		if errors.Is(err, errSwitched) || errors.Is(err, errHeld) {
+			backoff = s.cfg.ReconnectMin
+			continue
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -100,15 +113,16 @@ func (s *Streamer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
+		case <-s.f.wake:
 		}
 		backoff = min(backoff*2, s.cfg.ReconnectMax)
 	}
 }
 
-// disconnected records the end of a session: status, metric and, when the
-// session had announced itself, a master-state record saying capture from
-// this master is interrupted.
-func (s *Streamer) disconnected(ctx context.Context, announced bool, err error) {
+// disconnected records the end of a session with master: status, metric
+// and, when the session had announced itself, a master-state record saying
+// capture from this master is interrupted.
+func (s *Streamer) disconnected(ctx context.Context, master string, announced bool, err error) {
 	s.mu.Lock()
 	wasConnected := s.st.Connected
 	s.st.Connected = false
@@ -116,7 +130,7 @@ func (s *Streamer) disconnected(ctx context.Context, announced bool, err error) 
 		s.st.LastError = err.Error()
 		s.st.Reconnects++
 	}
-	pos, last := s.st.Position, s.st.LastGTID
+	pos, lin, last := s.st.Position, s.f.lineage, s.st.LastGTID
 	s.mu.Unlock()
 	s.m.setConnected(false)
 	if !wasConnected || !announced || ctx.Err() != nil {
@@ -124,16 +138,18 @@ func (s *Streamer) disconnected(ctx context.Context, announced bool, err error) 
 	}
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rec := s.masterState(pos, last, false)
+	rec := masterState(s.cfg.Cluster, master, pos, lin, last, false)
 	if aerr := s.store.Append(actx, rec); aerr != nil {
 		s.log.Warn("could not record the disconnection in the capture log", "cluster", s.cfg.Cluster,
 			"host", rec.Master, "error", aerr.Error())
 	}
 }
 
-func (s *Streamer) masterState(pos repl.GTIDSet, last repl.GTID, connected bool) capture.Record {
-	return capture.Record{Kind: capture.KindMasterState, Cluster: s.cfg.Cluster, Master: s.currentMaster(),
-		After: pos, GTID: last, Connected: connected}
+// masterState is a KindMasterState record: after is the captured set,
+// lin the position on the master's own history (MasterPos when it differs).
+func masterState(cluster, master string, after, lin repl.GTIDSet, last repl.GTID, connected bool) capture.Record {
+	return capture.Record{Kind: capture.KindMasterState, Cluster: cluster, Master: master,
+		After: after, MasterPos: masterPos(after, lin), GTID: last, Connected: connected}
 }
 
 func (s *Streamer) currentMaster() string {
@@ -171,14 +187,15 @@ func (s *Streamer) setCaughtUp(v bool) {
 	s.mu.Unlock()
 }
 
-// setConnected marks the session connected at pos; pos is published only
-// when it is durable (read from the store).
+// setConnected marks the session connected at pos (the captured set); pos
+// is published only when it is durable (read from the store).
 func (s *Streamer) setConnected(pos repl.GTIDSet, durable bool) {
 	s.mu.Lock()
 	s.st.Connected = true
 	if durable {
 		s.st.Position = pos
 	}
+	s.notifyLocked()
 	s.mu.Unlock()
 	s.m.setConnected(true)
 	if durable {
@@ -198,6 +215,7 @@ func (s *Streamer) durable(recs []capture.Record, took time.Duration, rowsEvents
 		}
 	}
 	s.st.Position = last.After
+	s.recordedLocked(recs)
 	s.mu.Unlock()
 	s.m.appended(took, txns, rowsEvents, bytes, last.After.String())
 }

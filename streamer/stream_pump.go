@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/recoup-dev/recoup/capture"
+	"github.com/recoup-dev/recoup/repl"
 )
 
 // pump moves events from go-mysql through the transaction builder into
@@ -26,6 +27,18 @@ type pump struct {
 	batchBytes int
 	rowsEvents int
 	announced  bool
+
+	// head announces the session in the log: a connection record, or a
+	// failure and switch record (see Streamer.plan).
+	head []capture.Record
+	// after is the captured set; while split, the builder's own position
+	// (the master's history) is not all of it and records carry both
+	// (see pump.place). window holds captured transactions of another
+	// history the master may send again (a lost transaction replayed with
+	// its original GTID): they are skipped.
+	after  repl.GTIDSet
+	split  bool
+	window map[repl.GTID]bool
 }
 
 func (p *pump) run(ctx context.Context) error {
@@ -80,9 +93,9 @@ func (p *pump) drain(ctx context.Context, cause error) error {
 func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	if !p.announced {
 		// The master accepted the position: record where capture from it
-		// resumes (on first start, where capture begins).
+		// resumes (on first start, where capture begins), or the switch.
 		p.announced = true
-		p.batch = append(p.batch, p.s.masterState(p.b.pos, p.s.Status().LastGTID, true))
+		p.batch = append(p.batch, p.head...)
 	}
 	switch ev.Header.EventType {
 	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
@@ -98,7 +111,7 @@ func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 		}
 		return err
 	}
-	if bt == nil {
+	if bt == nil || !p.place(&bt.rec) {
 		return nil
 	}
 	p.batch = append(p.batch, bt.rec)

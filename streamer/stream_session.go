@@ -20,11 +20,11 @@ import (
 // errSessionDone ends go-mysql's event delivery when a session stops.
 var errSessionDone = errors.New("streamer session stopped")
 
-// session is one connection to the master: preflight, resume point,
+// session is one connection to the master: preflight, resume point (and,
+// after a failover, where the master's history meets the captured one),
 // schema history, binlog dump, and the event pump until an error.
 // progressed reports whether the master sent any event.
-func (s *Streamer) session(ctx context.Context) (progressed bool, err error) {
-	master := s.currentMaster()
+func (s *Streamer) session(ctx context.Context, master string) (progressed bool, err error) {
 	db, err := s.openDB(master)
 	if err != nil {
 		return false, err
@@ -33,7 +33,11 @@ func (s *Streamer) session(ctx context.Context) (progressed bool, err error) {
 	if err := s.preflight(ctx, db); err != nil {
 		return false, err
 	}
-	pos, durable, err := s.resumePoint(ctx, db)
+	res, err := s.resumePoint(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	plan, err := s.plan(ctx, db, master, res)
 	if err != nil {
 		return false, err
 	}
@@ -48,7 +52,7 @@ func (s *Streamer) session(ctx context.Context) (progressed bool, err error) {
 		cancel() // first: unblocks a HandleEvent waiting on the channel
 		syncer.Close()
 	}()
-	bs, err := s.startSync(syncer, pos)
+	bs, err := s.startSync(syncer, plan.start)
 	if err != nil {
 		return false, err
 	}
@@ -57,8 +61,9 @@ func (s *Streamer) session(ctx context.Context) (progressed bool, err error) {
 		_, err := bs.GetEvent(sctx) // with a synchronous handler only errors come here
 		errs <- err
 	}()
-	s.setConnected(pos, durable)
-	p := &pump{s: s, events: events, errs: errs, b: s.newBuilder(master, pos, hist)}
+	s.setConnected(plan.after, res.durable)
+	p := &pump{s: s, events: events, errs: errs, b: s.newBuilder(master, plan.start, hist),
+		head: plan.head, after: plan.after, split: !plan.after.Equal(plan.start), window: plan.window}
 	err = p.run(sctx)
 	var me *gomysql.MyError
 	if errors.As(err, &me) && me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
@@ -100,9 +105,9 @@ func (s *Streamer) openDB(master string) (*sql.DB, error) {
 }
 
 func (s *Streamer) preflight(ctx context.Context, db *sql.DB) error {
-	opts := []PreflightOption{CaptureSchemas(s.cfg.Schemas...), ReplicaServerID(s.cfg.ServerID)}
-	if s.cfg.AllowReplicaSource {
-		opts = append(opts, AllowReplicaSource())
+	opts, err := s.preflightOptions(ctx, db, s.followsSwitch())
+	if err != nil {
+		return fmt.Errorf("preflight checks: %w", err)
 	}
 	warnings, err := Preflight(ctx, db, s.cfg.Flavor, opts...)
 	var pe *PreflightError
@@ -125,15 +130,16 @@ func (s *Streamer) preflight(ctx context.Context, db *sql.DB) error {
 }
 
 // resumePoint is the captured position from the store's last record
-// (durable); with an empty log, capture begins at the master's current
+// (durable): its ResumeAt on the master's history, and its After, the
+// captured set; with an empty log, capture begins at the master's current
 // position, durable once the session's first master-state record is.
-func (s *Streamer) resumePoint(ctx context.Context, db *sql.DB) (pos repl.GTIDSet, durable bool, err error) {
+func (s *Streamer) resumePoint(ctx context.Context, db *sql.DB) (resume, error) {
 	rec, ok, err := s.store.Last(ctx)
 	if errors.Is(err, capture.ErrClosed) {
-		return repl.GTIDSet{}, false, fatal(err)
+		return resume{}, fatal(err)
 	}
 	if err != nil {
-		return repl.GTIDSet{}, false, fmt.Errorf("reading the capture log's last record: %w", err)
+		return resume{}, fmt.Errorf("reading the capture log's last record: %w", err)
 	}
 	if ok {
 		s.mu.Lock()
@@ -144,20 +150,32 @@ func (s *Streamer) resumePoint(ctx context.Context, db *sql.DB) (pos repl.GTIDSe
 			s.st.LastCommit = rec.CommitTime
 		}
 		s.mu.Unlock()
+		res := resume{last: rec, ok: true, pos: rec.ResumeAt(), after: rec.After, durable: true}
 		if rec.After.IsEmpty() {
-			return repl.NewGTIDSet(s.cfg.Flavor), true, nil
+			res.pos, res.after = repl.NewGTIDSet(s.cfg.Flavor), repl.NewGTIDSet(s.cfg.Flavor)
+			return res, nil
 		}
-		if rec.After.Flavor() != s.cfg.Flavor {
-			return repl.GTIDSet{}, false, fatal(fmt.Errorf("the capture log holds %s GTIDs, the cluster is configured as %s", rec.After.Flavor(), s.cfg.Flavor))
+		if rec.After.Flavor() != s.cfg.Flavor || res.pos.Flavor() != s.cfg.Flavor {
+			return resume{}, fatal(fmt.Errorf("the capture log holds %s GTIDs, the cluster is configured as %s", rec.After.Flavor(), s.cfg.Flavor))
 		}
-		return rec.After, true, nil
+		return res, nil
 	}
-	if pos, err = masterPosition(ctx, db, s.cfg.Flavor); err != nil {
-		return repl.GTIDSet{}, false, err
+	pos, err := masterPosition(ctx, db, s.cfg.Flavor)
+	if err != nil {
+		return resume{}, err
 	}
 	s.log.Info("capture log is empty: capture begins at the master's current position", "cluster", s.cfg.Cluster,
 		"host", s.currentMaster(), "gtid", pos.String())
-	return pos, false, nil
+	return resume{pos: pos, after: pos}, nil
+}
+
+// resume is where a session starts, from the capture log's last record.
+type resume struct {
+	last    capture.Record
+	ok      bool         // the log has a record
+	pos     repl.GTIDSet // position on the master's history (Record.ResumeAt)
+	after   repl.GTIDSet // the captured set (Record.After)
+	durable bool         // pos is in the log (false on first start)
 }
 
 // masterPosition is gtid_binlog_pos (MariaDB) or gtid_executed (MySQL).

@@ -115,6 +115,8 @@ func Diff(want, got capture.Record) string {
 	check("Master", want.Master == got.Master, want.Master, got.Master)
 	check("After", want.After.Flavor() == got.After.Flavor() && want.After.Equal(got.After),
 		want.After.Flavor().String()+"/"+want.After.String(), got.After.Flavor().String()+"/"+got.After.String())
+	check("MasterPos", want.MasterPos.Flavor() == got.MasterPos.Flavor() && want.MasterPos.Equal(got.MasterPos),
+		want.MasterPos.String(), got.MasterPos.String())
 	check("GTID", want.GTID == got.GTID, want.GTID, got.GTID)
 	check("ServerID", want.ServerID == got.ServerID, want.ServerID, got.ServerID)
 	check("CommitTime", want.CommitTime.Equal(got.CommitTime), want.CommitTime, got.CommitTime)

@@ -21,6 +21,7 @@ type Config struct {
 	Store    StoreConfig     `yaml:"store"`
 	Admin    AdminConfig     `yaml:"admin"`
 	Log      LogConfig       `yaml:"log"`
+	Hook     HookConfig      `yaml:"hook"`
 }
 
 // ClusterConfig is one replication cluster that recoup captures.
@@ -45,6 +46,9 @@ type ClusterConfig struct {
 	// Compensate configures `recoup plan`, `recoup compensate` and the
 	// hook's compensation step for this cluster.
 	Compensate CompensateConfig `yaml:"compensate"`
+	// Orchestrator, when set, makes the streamer follow the master
+	// Orchestrator reports (see config_follow.go).
+	Orchestrator *OrchestratorConfig `yaml:"orchestrator"`
 }
 
 // StoreConfig selects and configures the capture log.
@@ -126,6 +130,7 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	c.Hook.applyDefaults()
 }
 
 // Validate checks the whole config and reports every problem at once, each
@@ -164,7 +169,9 @@ func (c *Config) Validate() error {
 		}
 		ids[cl.ServerID] = cl.Name
 		errs = append(errs, cl.Compensate.validate(at)...)
+		errs = append(errs, cl.Orchestrator.validate(at)...)
 	}
+	errs = append(errs, c.Hook.validate(names)...)
 	switch c.Store.Kind {
 	case "local":
 		if c.Store.Local.Dir == "" {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodConfig = `
@@ -107,5 +108,63 @@ func TestDeployExampleLoads(t *testing.T) {
 	}
 	if len(c.Clusters) == 0 {
 		t.Fatal("deploy/recoup.yaml has no cluster")
+	}
+}
+
+func TestOrchestratorConfig(t *testing.T) {
+	orch := func(body string) string {
+		return strings.Replace(goodConfig, "server_id: 4001\n", "server_id: 4001\n    orchestrator:\n"+body, 1)
+	}
+	c, err := LoadConfig(writeConfig(t, orch("      url: http://orc:3000/prefix\n      interval: 2s\n      user: recoup\n      password_env: RECOUP_TEST_ORC\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Clusters[0].Orchestrator
+	if o == nil || o.URL != "http://orc:3000/prefix" || o.Interval != 2*time.Second || o.User != "recoup" {
+		t.Fatalf("orchestrator = %+v", o)
+	}
+	t.Setenv("RECOUP_TEST_ORC", "orc-pw")
+	pc, err := o.pollerConfig("shop")
+	if err != nil || pc.Password != "orc-pw" || pc.URL != o.URL || pc.Interval != 2*time.Second {
+		t.Errorf("poller config = %+v, %v", pc, err)
+	}
+	if c, err := LoadConfig(writeConfig(t, goodConfig)); err != nil || c.Clusters[0].Orchestrator != nil {
+		t.Errorf("no orchestrator section: %v, %+v", err, c)
+	}
+	bad := []struct{ name, body, want string }{
+		{"no url", "      interval: 5s\n", "clusters[0].orchestrator.url"},
+		{"ftp url", "      url: ftp://orc\n", "clusters[0].orchestrator.url"},
+		{"credentials in url", "      url: http://u:p@orc:3000\n", "not in the URL"},
+		{"interval too short", "      url: http://orc:3000\n      interval: 1ms\n", "below 100ms"},
+		{"password without user", "      url: http://orc:3000\n      password_env: X\n", "a password without user"},
+		{"user without password", "      url: http://orc:3000\n      user: u\n", "exactly one of password_file or password_env"},
+		{"unknown key", "      url: http://orc:3000\n      pasword: x\n", "field pasword not found"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := LoadConfig(writeConfig(t, orch(tc.body))); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte("  s3cret-token \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := (AdminConfig{TokenFile: p}).Token(); err != nil || tok != "s3cret-token" {
+		t.Errorf("token from file = %q, %v", tok, err)
+	}
+	if tok, err := (AdminConfig{}).Token(); err != nil || tok != "" {
+		t.Errorf("no token configured = %q, %v", tok, err)
+	}
+	t.Setenv("RECOUP_TEST_EMPTY_TOKEN", " ")
+	if _, err := (AdminConfig{TokenEnv: "RECOUP_TEST_EMPTY_TOKEN"}).Token(); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty token: err = %v", err)
+	}
+	if _, err := (AdminConfig{TokenEnv: "RECOUP_SURELY_UNSET_VAR"}).Token(); err == nil {
+		t.Error("unset token variable: no error")
 	}
 }

@@ -33,6 +33,8 @@ func commands() map[string]command {
 		"log":        {"print captured transactions as JSON lines: recoup log --config F --cluster C [--from GTID] [--table T]", runLog},
 		"plan":       {"dry run of compensation, changes nothing: recoup plan --config F --cluster C --new-master host:port", runPlan},
 		"compensate": {"replay what the new master lacks: recoup compensate --config F --cluster C --new-master host:port", runCompensate},
+		"hook":       {"Orchestrator's failover hook: recoup hook --config F <HookName> <Orchestrator arguments>", runHook},
+		"review":     {"list, show and resolve the conflicts of a compensation report: recoup review list|show|resolve --report F.json [N]", runReview},
 		"version": {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			_, err := fmt.Fprintln(out, version)
 			return err

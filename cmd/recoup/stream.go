@@ -19,9 +19,10 @@ import (
 	"github.com/recoup-dev/recoup/streamer"
 )
 
-// runStream is `recoup stream`: one streamer per configured cluster, plus
-// the admin endpoint (/metrics, /healthz, /status). It runs until SIGINT or
-// SIGTERM, or until a cluster stops with an error that needs an operator.
+// runStream is `recoup stream`: one streamer per configured cluster (with
+// an Orchestrator poller for clusters that configure one), plus the admin
+// endpoint (see adminAPI). It runs until SIGINT or SIGTERM, or until a
+// cluster stops with an error that needs an operator.
 func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("stream", stderr)
 	path := fs.String("config", "recoup.yaml", "config file")
@@ -33,6 +34,10 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, cfg.Log)
+	token, err := cfg.Admin.Token()
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -52,8 +57,11 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 			}
 			return nil
 		})
+		if err := startPoller(ctx, g, cl, s, log); err != nil {
+			return err
+		}
 	}
-	srv, err := startAdmin(cfg.Admin.Listen, reg, streamers, log)
+	srv, err := startAdmin(cfg.Admin.Listen, reg, streamers, token, log)
 	if err != nil {
 		return err
 	}
@@ -95,13 +103,30 @@ func newStreamer(ctx context.Context, cfg *Config, cl *ClusterConfig, log *slog.
 	return s, store, nil
 }
 
-// startAdmin serves /metrics, /healthz and /status on addr.
-func startAdmin(addr string, reg *prometheus.Registry, streamers []*streamer.Streamer, log *slog.Logger) (*http.Server, error) {
+// startPoller runs the cluster's Orchestrator poller, if it has one.
+func startPoller(ctx context.Context, g *errgroup.Group, cl *ClusterConfig, s *streamer.Streamer, log *slog.Logger) error {
+	if cl.Orchestrator == nil {
+		return nil
+	}
+	pc, err := cl.Orchestrator.pollerConfig(cl.Name)
+	if err != nil {
+		return err
+	}
+	p, err := streamer.NewOrchestratorPoller(s, pc, log.With("cluster", cl.Name, "component", "orchestrator"))
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cl.Name, err)
+	}
+	g.Go(func() error { return p.Run(ctx) })
+	return nil
+}
+
+// startAdmin serves the admin API (see adminAPI) on addr.
+func startAdmin(addr string, reg *prometheus.Registry, streamers []*streamer.Streamer, token string, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin endpoint: %w", err)
 	}
-	srv := &http.Server{Handler: adminHandler(reg, streamers), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: adminHandler(reg, streamers, token, log), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin endpoint stopped", "err", err)

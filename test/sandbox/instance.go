@@ -45,6 +45,9 @@ func (in *Instance) Addr() string { return net.JoinHostPort(in.Host, strconv.Ito
 // PIDFile is where mariadbd writes its process id.
 func (in *Instance) PIDFile() string { return filepath.Join(in.DataDir, "mariadbd.pid") }
 
+// TmpDir is the instance's private tmpdir.
+func (in *Instance) TmpDir() string { return filepath.Join(in.Dir, "tmp") }
+
 // ErrorLog is the server's error log.
 func (in *Instance) ErrorLog() string { return filepath.Join(in.Dir, "error.log") }
 

@@ -71,7 +71,7 @@ func (o Options) settingsFor(i int) map[string]string {
 var fixedOptions = map[string]bool{
 	"no_defaults": true, "defaults_file": true, "defaults_extra_file": true,
 	"datadir": true, "socket": true, "port": true, "bind_address": true,
-	"pid_file": true, "log_error": true, "user": true, "skip_name_resolve": true,
+	"pid_file": true, "log_error": true, "user": true, "skip_name_resolve": true, "tmpdir": true,
 	"skip_networking": true,
 }
 
@@ -129,6 +129,10 @@ func serverArgs(in *Instance, overrides map[string]string) ([]string, error) {
 		"--skip-name-resolve",
 		"--pid-file=" + in.PIDFile(),
 		"--log-error=" + in.ErrorLog(),
+		// A private tmpdir: a starting mariadbd removes #sql* files from its
+		// tmpdir, which are live temporary tables of any other server
+		// sharing it (seen as crashes when test binaries run in parallel).
+		"--tmpdir=" + in.TmpDir(),
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")

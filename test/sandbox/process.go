@@ -111,6 +111,9 @@ func (in *Instance) Start(ctx context.Context) error {
 }
 
 func (in *Instance) spawn() (*process, error) {
+	if err := os.MkdirAll(in.TmpDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the tmpdir of %s: %w", in.Name, err)
+	}
 	out, err := os.OpenFile(in.Dir+"/stdout.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening stdout log of %s: %w", in.Name, err)
