@@ -44,10 +44,10 @@
 // by a later run (its original GTID is nowhere); its rows then decide it
 // already applied.
 //
-// Capture status (Result.Capture) comes from the log's last record: a
-// KindMasterState record marking the master failed means "complete" (up to
-// the crash); a disconnect, or no state record at all, means "unknown-after"
-// the last GTID; a KindMasterSwitch means "switched".
+// Capture status (Result.Capture) comes from the log's tail
+// (capture.CaptureStatus, for the master that failed last): "complete" (up
+// to the crash) only when the streamer was reading that master when it
+// failed; any other ending is "unknown-after" the last captured GTID.
 //
 // # Conflict checks
 //

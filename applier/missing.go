@@ -87,39 +87,52 @@ func checkRetained(rec capture.Record, ex *executed) error {
 	return nil
 }
 
-// captureStatus says what the log's last record tells of the capture's
-// completeness. The streamer writes a KindMasterState record on connect,
-// disconnect and when it declares a master failed.
+// statusTail is how many records at the end of the log captureStatus reads
+// to find the old master's last master-state record. After a failover the
+// hook compensates right after the switch, so the tail is short; a master
+// whose failure record is further back is reported "unknown-after".
+const statusTail = 1000
+
+// captureStatus states how far the log is known to be complete for the
+// master that failed (capture.CaptureStatus on the log's tail): "complete"
+// only when the streamer was reading that master when it failed.
 func captureStatus(ctx context.Context, store capture.Store) (CaptureStatus, error) {
-	last, ok, err := store.Last(ctx)
+	first, next, err := store.Bounds(ctx)
 	if err != nil {
-		return CaptureStatus{}, fmt.Errorf("reading the capture log's last record: %w", err)
+		return CaptureStatus{}, fmt.Errorf("reading the capture log's bounds: %w", err)
 	}
-	if !ok {
+	if next <= first {
 		return CaptureStatus{State: "empty", Detail: "the capture log is empty"}, nil
 	}
-	st := CaptureStatus{Master: last.Master}
-	if g := last.GTID; !g.IsZero() {
-		st.LastGTID = g.String()
+	tail, err := readTail(ctx, store, max(first, next-statusTail))
+	if err != nil {
+		return CaptureStatus{}, err
 	}
-	switch {
-	case last.Kind == capture.KindMasterState && last.Failed:
-		st.State = "complete"
-		st.Detail = "the streamer saw " + last.Master + " fail: the log holds every transaction it sent up to the crash"
-	case last.Kind == capture.KindMasterState && !last.Connected:
-		st.State = "unknown-after"
-		st.Detail = "the streamer lost its connection to " + last.Master + " and recorded nothing later: " +
-			"transactions committed after " + st.LastGTID + " may be missing from the log"
-	case last.Kind == capture.KindMasterSwitch:
-		st.State, st.Master = "switched", last.To
-		st.Detail = "capture already moved from " + last.From + " to " + last.To
-	default:
-		st.State = "unknown-after"
-		if last.Kind == capture.KindTxn {
-			st.LastGTID = last.GTID.String()
-		}
-		st.Detail = "the log's last record is a " + last.Kind.String() + " record, with no failure recorded after it: " +
-			"whether the master committed more after " + st.LastGTID + " is not known"
+	c := capture.CaptureStatus(tail, "")
+	st := CaptureStatus{State: c.State, Master: c.Master, Detail: c.Summary}
+	if !c.LastGTID.IsZero() {
+		st.LastGTID = c.LastGTID.String()
 	}
 	return st, nil
+}
+
+// readTail reads every record from offset from to the end of the log.
+func readTail(ctx context.Context, store capture.Store, from int64) ([]capture.Record, error) {
+	r, err := store.ReadFrom(ctx, from)
+	if err != nil {
+		return nil, fmt.Errorf("reading the capture log at offset %d: %w", from, err)
+	}
+	defer r.Close()
+	var tail []capture.Record
+	for {
+		rec, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return tail, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the capture log's tail: %w", err)
+		}
+		rec.FormatDesc, rec.Events, rec.Tables = nil, nil, nil // only the headers are needed
+		tail = append(tail, rec)
+	}
 }

@@ -90,25 +90,32 @@ func TestFindStartNotRetained(t *testing.T) {
 func TestCaptureStatus(t *testing.T) {
 	g := repl.MariaDBGTID(0, 1, 7)
 	after, _ := repl.GTIDSetOf(repl.MariaDB, g)
+	txn := capture.Record{Kind: capture.KindTxn, GTID: g, After: after, Master: "m:1"}
+	failed := func(connected bool) capture.Record {
+		return capture.Record{Kind: capture.KindMasterState, GTID: g, After: after, Master: "m:1", Failed: true, Connected: connected}
+	}
+	sw := capture.Record{Kind: capture.KindMasterSwitch, After: after, From: "m:1", To: "n:1", Master: "n:1"}
 	tests := []struct {
-		last capture.Record
+		name string
+		log  []capture.Record
 		want string
 	}{
-		{capture.Record{Kind: capture.KindTxn, GTID: g, After: after, Master: "m:1"}, "unknown-after"},
-		{capture.Record{Kind: capture.KindMasterState, GTID: g, After: after, Master: "m:1", Failed: true}, "complete"},
-		{capture.Record{Kind: capture.KindMasterState, GTID: g, After: after, Master: "m:1"}, "unknown-after"},
-		{capture.Record{Kind: capture.KindMasterSwitch, After: after, From: "m:1", To: "n:1", Master: "n:1"}, "switched"},
+		{"still capturing", []capture.Record{txn}, "unknown-after"},
+		{"failed while connected", []capture.Record{txn, failed(true)}, "complete"},
+		{"failed while disconnected", []capture.Record{txn, failed(false)}, "unknown-after"},
+		{"lost connection", []capture.Record{txn, {Kind: capture.KindMasterState, GTID: g, After: after, Master: "m:1"}}, "unknown-after"},
+		{"switched after a connected failure", []capture.Record{txn, failed(true), sw}, "complete"},
 	}
 	for _, tt := range tests {
-		st, err := captureStatus(t.Context(), localStore(t, []capture.Record{tt.last}))
+		st, err := captureStatus(t.Context(), localStore(t, tt.log))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.State != tt.want || st.Detail == "" {
-			t.Errorf("last %s record (failed %v): status %+v, want %s", tt.last.Kind, tt.last.Failed, st, tt.want)
+		if st.State != tt.want || st.Detail == "" || st.Master != "m:1" {
+			t.Errorf("%s: status %+v, want %s of m:1", tt.name, st, tt.want)
 		}
-		if tt.last.Kind != capture.KindMasterSwitch && st.LastGTID != g.String() {
-			t.Errorf("last %s record: LastGTID %q, want %s", tt.last.Kind, st.LastGTID, g)
+		if st.LastGTID != g.String() {
+			t.Errorf("%s: LastGTID %q, want %s", tt.name, st.LastGTID, g)
 		}
 	}
 	st, err := captureStatus(t.Context(), localStore(t, nil))

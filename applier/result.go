@@ -45,11 +45,11 @@ type Result struct {
 
 // CaptureStatus says how far the capture log is known to be complete.
 type CaptureStatus struct {
-	// State is "complete" (the streamer recorded the master's failure: the
-	// log holds everything it committed up to the crash), "unknown-after"
-	// (the streamer lost the master or never said: transactions after
-	// LastGTID may exist that the log lacks), "switched" (the log's last
-	// record is a master switch) or "empty".
+	// State is "complete" (the streamer was reading the master when it
+	// failed: the log holds everything it committed up to the crash),
+	// "unknown-after" (the streamer lost the master or never said:
+	// transactions after LastGTID may exist that the log lacks) or "empty".
+	// Master is the master that failed last.
 	State    string `json:"state"`
 	Master   string `json:"master,omitempty"`
 	LastGTID string `json:"last_gtid,omitempty"`
