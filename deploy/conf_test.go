@@ -140,8 +140,9 @@ func shellWords(t *testing.T, s string) []string {
 }
 
 // TestRecoupYAML: the example parses as YAML, uses only the keys of
-// today's config (cmd/recoup refuses unknown keys) and keeps the coming
-// sections commented out.
+// today's config (cmd/recoup refuses unknown keys; its TestDeployExampleLoads
+// loads this file with the real loader) and shows the hook and proxy
+// sections.
 func TestRecoupYAML(t *testing.T) {
 	b, err := os.ReadFile("recoup.yaml")
 	if err != nil {
@@ -154,14 +155,14 @@ func TestRecoupYAML(t *testing.T) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("recoup.yaml: %v", err)
 	}
-	known := []string{"clusters", "store", "admin", "log"}
+	known := []string{"clusters", "store", "admin", "log", "hook"}
 	for k := range doc.Top {
 		if !slices.Contains(known, k) {
 			t.Errorf("recoup.yaml sets %s, which the config does not know: comment it out", k)
 		}
 	}
 	clusterKeys := []string{"name", "flavor", "master", "user", "password_file", "password_env",
-		"server_id", "allow_replica_source", "schemas", "compensate"}
+		"server_id", "allow_replica_source", "schemas", "compensate", "orchestrator"}
 	if len(doc.Clusters) == 0 {
 		t.Fatal("recoup.yaml has no cluster")
 	}
@@ -170,9 +171,9 @@ func TestRecoupYAML(t *testing.T) {
 			t.Errorf("recoup.yaml sets clusters[0].%s, which the config does not know", k)
 		}
 	}
-	for _, coming := range []string{"# hook:", "#   on_deadline:", "#   deadline:", "# proxy:", "#   kind: haproxy"} {
-		if !strings.Contains(string(b), coming) {
-			t.Errorf("recoup.yaml lacks the commented-out %q", coming)
+	for _, want := range []string{"\nhook:\n", "\n  on_deadline: stay-fenced\n", "\n  deadline: 30s\n", "\n  proxy:\n", "\n    kind: haproxy\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("recoup.yaml lacks %q", want)
 		}
 	}
 }
