@@ -168,3 +168,19 @@ func TestAdminToken(t *testing.T) {
 		t.Error("unset token variable: no error")
 	}
 }
+
+// The README's minimal config must load as printed.
+func TestReadmeConfigLoads(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no yaml block")
+	}
+	if _, err := LoadConfig(writeConfig(t, block)); err != nil {
+		t.Fatalf("README's recoup.yaml: %v", err)
+	}
+}
