@@ -1,21 +1,26 @@
-// Command demo is `make demo`: recoup's main job on the embedded default.
+// Command demo is `make demo`: the whole story recoup exists for.
 //
-// It starts a 3-node MariaDB sandbox on 127.0.0.1, runs `recoup stream` on
-// the local store, drives a write load on the primary, waits until capture
-// holds every committed transaction, then prints `recoup status` and the
-// last captured transactions from `recoup log`. It removes everything it
-// started, and can run again.
+// On 127.0.0.1 it starts a MariaDB master with two replicas behind
+// HAProxy, runs `recoup stream` on the embedded local store, writes through
+// the proxy, cuts replication, commits more transactions on the master
+// alone (the ones a plain failover loses) and kills it with SIGKILL. It
+// then promotes a replica as Orchestrator does, makes the new master change
+// a row one lost transaction touched (a deliberate conflict), and runs
+// `recoup hook` with exactly the arguments and ORC_* environment
+// Orchestrator 3.2.6 passes to PostFailoverProcesses. It prints what the
+// failover lost, what recoup restored (checked on the new master), the
+// conflict, the time until writes opened and where the HTML report is.
+//
+// It removes everything it started except the report, which it copies to
+// -report (replaced on every run), and can run again.
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,18 +29,32 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 
-	"github.com/recoup-dev/recoup/repl"
+	"github.com/recoup-dev/recoup/test/e2e"
 	"github.com/recoup-dev/recoup/test/sandbox"
 )
 
+// cluster is the demo cluster's Orchestrator alias: recoup's cluster name.
+const cluster = "shop"
+
+type options struct {
+	bin       string
+	txns      int    // transactions replicated before the cut
+	lost      int    // transactions committed on the master alone
+	reportDir string // where the report is kept
+}
+
 func main() {
-	bin := flag.String("recoup", "bin/recoup", "the recoup binary")
-	txns := flag.Int("txns", 2000, "transactions to write")
+	var o options
+	flag.StringVar(&o.bin, "recoup", "bin/recoup", "the recoup binary")
+	flag.IntVar(&o.txns, "txns", 2000, "transactions written before replication is cut")
+	flag.IntVar(&o.lost, "lost", 500, "transactions committed on the master after the cut (at least 2)")
+	flag.StringVar(&o.reportDir, "report", "demo-report", "directory the failover report is copied to (replaced)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *bin, *txns)
+	_ = mysql.SetLogger(quietMySQL{}) // the killed master breaks pooled connections
+	err := run(ctx, o)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
@@ -43,221 +62,203 @@ func main() {
 	}
 }
 
+type quietMySQL struct{}
+
+func (quietMySQL) Print(...any) {}
+
 func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
 
-func run(ctx context.Context, bin string, txns int) (err error) {
+// preflight checks what the demo needs before starting anything.
+func preflight(o options) (*e2e.Fixture, error) {
+	var missing []string
+	if _, err := lookBin("mariadbd"); err != nil {
+		missing = append(missing, "mariadbd and mariadb-install-db (Debian/Ubuntu: apt-get install mariadb-server)")
+	}
+	if _, err := lookBin("haproxy"); err != nil {
+		missing = append(missing, "haproxy (Debian/Ubuntu: apt-get install haproxy)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing: %s", strings.Join(missing, "; "))
+	}
+	if _, err := os.Stat(o.bin); err != nil {
+		return nil, fmt.Errorf("the recoup binary: %w (run `make demo`, which builds it)", err)
+	}
+	if o.lost < 2 || o.txns < 1 {
+		return nil, errors.New("-txns must be at least 1 and -lost at least 2")
+	}
+	return e2e.LoadFixture(e2e.FixturePath)
+}
+
+func lookBin(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	p := filepath.Join("/usr/sbin", name)
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// env is everything the demo started.
+type env struct {
+	o     options
+	fx    *e2e.Fixture
+	topo  *sandbox.Topology
+	work  string
+	cfg   string
+	admin string
+	hp    *haproxy
+	d     *daemon
+}
+
+func run(ctx context.Context, o options) (err error) {
 	begin := time.Now()
-	step("starting a MariaDB primary and 2 replicas on 127.0.0.1")
-	topo, err := sandbox.Launch(ctx, sandbox.Options{Replicas: 2})
+	fx, err := preflight(o)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, topo.Close()) }()
-	for _, in := range topo.Instances() {
+	e := &env{o: o, fx: fx}
+	step("starting a MariaDB master and 2 replicas on 127.0.0.1")
+	if e.topo, err = sandbox.Launch(ctx, sandbox.Options{Replicas: 2}); err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, e.topo.Close()) }()
+	for _, in := range e.topo.Instances() {
 		fmt.Printf("    %s %s server_id=%d\n", in.Name, in.Addr(), in.ServerID)
 	}
-	work, err := os.MkdirTemp("", "recoup-demo-")
+	if e.work, err = os.MkdirTemp("", "recoup-demo-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(e.work)
+	hookPW := randomHex(16)
+	if err := e.setupSchema(ctx, hookPW); err != nil {
+		return err
+	}
+	replicas := []string{e.topo.Replicas[0].Addr(), e.topo.Replicas[1].Addr()}
+	if e.hp, err = startHAProxy(e.work, e.topo.Primary.Addr(), replicas); err != nil {
+		return err
+	}
+	defer e.hp.stop()
+	fmt.Printf("    HAProxy: applications write to %s (writer backend -> %s)\n", e.hp.writerAddr, e.topo.Primary.Addr())
+	if err := e.writeConfig(hookPW); err != nil {
+		return err
+	}
+	step("recoup stream --config %s (local store, admin API on %s)", e.cfg, e.admin)
+	if e.d, err = startStream(o.bin, e.cfg, e.work); err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, e.d.stop()) }()
+	if err := e.d.waitHealthy(ctx, e.admin); err != nil {
+		return err
+	}
+	res, err := e.story(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	cfgPath, err := writeConfig(work, topo)
-	if err != nil {
+	res.print()
+	if err := res.verify(); err != nil {
 		return err
 	}
-	step("recoup stream --config %s (local store in %s)", cfgPath, filepath.Join(work, "store"))
-	stream, streamLog, err := startStream(bin, cfgPath, work)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, stopStream(stream, streamLog)) }()
-
-	if err := waitConnected(ctx, bin, cfgPath, stream); err != nil {
-		return fmt.Errorf("%w\nstream log:\n%s", err, tail(streamLog, 20))
-	}
-	db, err := sql.Open("mysql", topo.Primary.DSN(""))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	step("writing %d transactions on the primary", txns)
-	if err := writeLoad(ctx, db, txns); err != nil {
-		return err
-	}
-	want, err := topo.Primary.GTIDBinlogPos(ctx)
-	if err != nil {
-		return err
-	}
-	step("waiting until capture holds %s", want.Position())
-	if err := waitCaptured(ctx, bin, cfgPath, want, stream); err != nil {
-		return fmt.Errorf("%w\nstream log:\n%s", err, tail(streamLog, 20))
-	}
-	step("recoup status")
-	if err := show(ctx, bin, "status", "--config", cfgPath); err != nil {
-		return err
-	}
-	step("recoup log --cluster demo (last 2 transactions)")
-	out, err := exec.CommandContext(ctx, bin, "log", "--config", cfgPath, "--cluster", "demo").Output()
-	if err != nil {
-		return fmt.Errorf("recoup log: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	fmt.Printf("    %d records captured; the last two:\n", len(lines))
-	for _, l := range lines[max(0, len(lines)-2):] {
-		fmt.Println("   ", l)
-	}
-	step("done in %s; cleaning up", time.Since(begin).Round(time.Millisecond))
+	step("done in %s; cleaning up (servers, HAProxy, recoup stream, %s)", time.Since(begin).Round(time.Millisecond), e.work)
 	return nil
 }
 
-func writeConfig(dir string, topo *sandbox.Topology) (string, error) {
-	pw := filepath.Join(dir, "password")
-	if err := os.WriteFile(pw, []byte(topo.Password+"\n"), 0o600); err != nil {
-		return "", err
+// setupSchema creates the application table and deploy/grants.sql's
+// account for the hook, as written there (schema app).
+func (e *env) setupSchema(ctx context.Context, hookPW string) error {
+	b, err := os.ReadFile(filepath.Join("deploy", "grants.sql"))
+	if err != nil {
+		return fmt.Errorf("reading deploy/grants.sql (run the demo from the repository root): %w", err)
 	}
+	stmts := []string{"CREATE DATABASE app",
+		"CREATE TABLE app.orders (id BIGINT UNSIGNED PRIMARY KEY AUTO_INCREMENT, amount DECIMAL(12,2) NOT NULL," +
+			" note VARCHAR(64), at DATETIME(6) NOT NULL)"}
+	n := len(stmts)
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "--") && strings.Contains(line, "'recoup_hook'") {
+			stmts = append(stmts, strings.TrimSuffix(strings.ReplaceAll(line, "REPLACE-WITH-HOOK-PASSWORD", hookPW), ";"))
+		}
+	}
+	if len(stmts)-n < 3 {
+		return fmt.Errorf("deploy/grants.sql: %d statements for recoup_hook", len(stmts)-n)
+	}
+	for _, q := range stmts {
+		if _, err := e.topo.Primary.Exec(ctx, q); err != nil {
+			return fmt.Errorf("setting up the schema: %w", err)
+		}
+	}
+	return e.topo.WaitCaughtUp(ctx)
+}
+
+// writeConfig writes recoup.yaml: capture on the local store, the daemon's
+// admin API on a free loopback port (the hook tells it the new master),
+// the hook's HAProxy and the compensation account. Passwords and the
+// admin token are in files, never on a command line.
+func (e *env) writeConfig(hookPW string) error {
+	var err error
+	if e.admin, err = freeAddr(); err != nil {
+		return err
+	}
+	files := map[string]string{"password": e.topo.Password, "hook-password": hookPW, "admin-token": randomHex(16)}
+	for name, v := range files {
+		if err := os.WriteFile(filepath.Join(e.work, name), []byte(v+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	p := func(name string) string { return filepath.Join(e.work, name) }
 	cfg := fmt.Sprintf(`clusters:
-  - name: demo
+  - name: %s
     flavor: mariadb
     master: %s
     user: %s
     password_file: %s
     server_id: 9001
+    schemas: [app]
+    compensate:
+      user: recoup_hook
+      password_file: %s
+      policy: report
 store:
   kind: local
   local:
     dir: %s
 admin:
   listen: %s
-`, topo.Primary.Addr(), topo.User, pw, filepath.Join(dir, "store"), freeAddr())
-	p := filepath.Join(dir, "recoup.yaml")
-	return p, os.WriteFile(p, []byte(cfg), 0o600)
+  token_file: %s
+log:
+  level: info
+hook:
+  deadline: 30s
+  report_dir: %s
+  admin_url: http://%s
+  admin_token_file: %s
+  proxy:
+    kind: haproxy
+    haproxy:
+      socket: %s
+      writer_backend: %s
+      reader_backend: %s
+      state_file: %s
+      config_file: %s
+  probe:
+    writer_addr: %s
+`, cluster, e.topo.Primary.Addr(), e.topo.User, p("password"), p("hook-password"), p("store"), e.admin, p("admin-token"),
+		p("reports"), e.admin, p("admin-token"), e.hp.socket, writerBackend, readerBackend, e.hp.state, e.hp.config,
+		e.hp.writerAddr)
+	e.cfg = p("recoup.yaml")
+	return os.WriteFile(e.cfg, []byte(cfg), 0o600)
 }
 
-// freeAddr returns a free 127.0.0.1 port for the admin endpoint.
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// appDB is a pool of the application's connections: through HAProxy.
+func (e *env) appDB() (*sql.DB, error) {
+	mc := mysql.NewConfig()
+	mc.User, mc.Passwd, mc.Net, mc.Addr = e.topo.User, e.topo.Password, "tcp", e.hp.writerAddr
+	mc.Timeout, mc.ReadTimeout, mc.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
+	conn, err := mysql.NewConnector(mc)
 	if err != nil {
-		return "127.0.0.1:7878"
+		return nil, err
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func startStream(bin, cfg, dir string) (*exec.Cmd, string, error) {
-	logPath := filepath.Join(dir, "stream.log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, "", err
-	}
-	cmd := exec.Command(bin, "stream", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, "", fmt.Errorf("start %s: %w", bin, err)
-	}
-	f.Close()
-	return cmd, logPath, nil
-}
-
-func stopStream(cmd *exec.Cmd, logPath string) error {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("recoup stream exited: %w\n%s", err, tail(logPath, 20))
-		}
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		return fmt.Errorf("recoup stream did not stop within 10s of SIGTERM")
-	}
-}
-
-func writeLoad(ctx context.Context, db *sql.DB, n int) error {
-	for _, q := range []string{
-		"CREATE DATABASE IF NOT EXISTS demo",
-		"CREATE TABLE IF NOT EXISTS demo.orders (id BIGINT UNSIGNED PRIMARY KEY AUTO_INCREMENT, amount DECIMAL(12,2) NOT NULL, note VARCHAR(64), at DATETIME(6) NOT NULL)",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if _, err := db.ExecContext(ctx, "INSERT INTO demo.orders (amount, note, at) VALUES (?, ?, NOW(6))",
-			fmt.Sprintf("%d.%02d", i, i%100), fmt.Sprintf("order %d", i)); err != nil {
-			return fmt.Errorf("insert %d: %w", i, err)
-		}
-		if i%10 == 9 {
-			if _, err := db.ExecContext(ctx, "UPDATE demo.orders SET note = CONCAT(note, ' paid') WHERE id = ?", i-4); err != nil {
-				return fmt.Errorf("update: %w", err)
-			}
-		}
-	}
-	fmt.Printf("    %d transactions in %s\n", n+n/10, time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-// waitConnected waits for the streamer's first record: it writes one when
-// it connects, and capture starts at the master's position at that moment.
-func waitConnected(ctx context.Context, bin, cfg string, stream *exec.Cmd) error {
-	return pollStatus(ctx, bin, cfg, stream, "connect to the master", func(st streamStatus) bool { return st.Records > 0 })
-}
-
-func waitCaptured(ctx context.Context, bin, cfg string, want repl.GTIDSet, stream *exec.Cmd) error {
-	return pollStatus(ctx, bin, cfg, stream, "capture "+want.Position(), func(st streamStatus) bool {
-		got, err := repl.ParseGTIDSet(repl.MariaDB, st.Captured)
-		return err == nil && want.Subset(got)
-	})
-}
-
-type streamStatus struct {
-	Records  int64
-	Captured string
-}
-
-// pollStatus runs `recoup status --json` until done says yes, for at most 60s.
-func pollStatus(ctx context.Context, bin, cfg string, stream *exec.Cmd, what string, done func(streamStatus) bool) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if stream.ProcessState != nil || stream.Process.Signal(syscall.Signal(0)) != nil {
-			return fmt.Errorf("recoup stream is not running")
-		}
-		out, err := exec.CommandContext(ctx, bin, "status", "--config", cfg, "--json").Output()
-		var st streamStatus
-		if err == nil && json.Unmarshal(out, &st) == nil && done(st) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("recoup stream did not %s within 60s (last status: %s)", what, strings.TrimSpace(string(out)))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func show(ctx context.Context, bin string, args ...string) error {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
-}
-
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return sql.OpenDB(conn), nil
 }
