@@ -21,6 +21,14 @@ const (
 	tagTableCols   = 4 // count, then each column length-prefixed
 	tagTablePK     = 5 // count, then zigzag varints
 	tagTableUKs    = 6 // count, then each unique key length-prefixed
+	tagTableCS     = 7 // string: default charset
+	tagTableColl   = 8 // string: default collation
+	tagTableFlags  = 9 // uvarint: tableUncertain
+)
+
+const (
+	tableUncertain  = 1 << iota
+	tableFlagsKnown = tableUncertain
 )
 
 const (
@@ -81,6 +89,11 @@ func appendTable(b []byte, ts TableSchema) []byte {
 			}
 			return b
 		})
+	}
+	b = appendStringField(b, tagTableCS, ts.Charset)
+	b = appendStringField(b, tagTableColl, ts.Collation)
+	if ts.Uncertain {
+		b = appendUintField(b, tagTableFlags, tableUncertain)
 	}
 	return b
 }
@@ -167,6 +180,14 @@ func (ts *TableSchema) decodeField(tag uint64, p []byte) error {
 				return err
 			})
 		})
+	case tagTableCS:
+		ts.Charset = string(p)
+	case tagTableColl:
+		ts.Collation = string(p)
+	case tagTableFlags:
+		var f uint64
+		f, err = uintPayload(p, tableFlagsKnown)
+		ts.Uncertain = f&tableUncertain != 0
 	}
 	return err
 }

@@ -24,6 +24,14 @@ const (
 	// GTID it saw from it (GTID) and whether it was connected (Connected).
 	// Written on connect, on disconnect and when a master is declared failed.
 	KindMasterState
+	// KindSchema is a snapshot of the streamer's schema history at After:
+	// Tables holds every captured table (TableID 0). The streamer writes
+	// one at first start, right after each transaction with DDL (in the
+	// same Append batch) and at least every few thousand records, and
+	// rebuilds its history from the latest one at each session start.
+	// It always follows the record whose After and MasterPos it repeats,
+	// so readers that do not use it skip it.
+	KindSchema
 )
 
 func (k Kind) String() string {
@@ -34,6 +42,8 @@ func (k Kind) String() string {
 		return "master-switch"
 	case KindMasterState:
 		return "master-state"
+	case KindSchema:
+		return "schema"
 	}
 	return "unknown"
 }
@@ -43,6 +53,13 @@ func (k Kind) String() string {
 type TableSchema struct {
 	TableID uint64
 	Table   repl.Table
+	// Charset and Collation are the table's defaults, which columns added
+	// later inherit; set in KindSchema records.
+	Charset, Collation string
+	// Uncertain is set when the schema could not be read for this point of
+	// the binlog: it was read from the live server after later changes
+	// may already have run. It may then be ahead of the rows it describes.
+	Uncertain bool
 }
 
 // Record is one entry of a cluster's capture log.

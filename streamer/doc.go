@@ -34,11 +34,19 @@
 // maps reference, built by TableFromMap from the table map (column names
 // and types when binlog_row_metadata=FULL) and the schema history, which
 // adds what the binlog lacks (unique keys, generated columns, type names).
-// The history is read from the live server at each session start (SHOW
-// CREATE TABLE parsed with the TiDB parser) and kept current by parsing
-// each DDL query in binlog order; DDL the parser rejects (much MariaDB-only
-// syntax) or cannot apply for sure is resolved from information_schema at
-// once.
+// The history is kept current by parsing each DDL query in binlog order
+// (CREATE OR REPLACE TABLE as a drop and a create). It is written to the
+// log as a KindSchema snapshot after every transaction with DDL (same
+// batch), at least every 10,000 records, and after the first transaction
+// of a history not yet in the log. Each session starts from the log's
+// latest snapshot plus the DDL of the transactions after it, never from
+// the live server, which may be ahead of the backlog; only an empty log
+// (or one without snapshots) is seeded from the live server (SHOW CREATE
+// TABLE parsed with the TiDB parser). DDL the parser rejects or cannot
+// apply for sure is read from information_schema; the result is trusted
+// only when the master has written nothing after the DDL, otherwise the
+// table is marked uncertain (TableSchema.Uncertain in the snapshot) with
+// a warning.
 //
 // Failures: lost connections, refused logins and store errors are retried
 // with exponential backoff from the durable position. Preflight refusals

@@ -35,6 +35,13 @@ type schemaHistory struct {
 	missing  map[tableKey]bool    // looked up and not found since the last DDL
 	dbDflt   map[string][2]string // schema -> default charset, collation
 	facts    *serverFacts
+	// at is the position (on the master's history) once the statement or
+	// transaction being handled is applied; nil while seeding. A table
+	// read from the live server is certain only when the master's position
+	// then is within it: nothing ran after.
+	at func() repl.GTIDSet
+	// changed is set by every DDL applied: the pump then writes a snapshot.
+	changed bool
 }
 
 type tableKey struct{ schema, name string }
@@ -47,6 +54,7 @@ type tableEntry struct {
 	t         repl.Table
 	charset   string
 	collation string
+	uncertain bool // read from the live server when it may have been ahead
 }
 
 func newHistory(db *sql.DB, flavor repl.Flavor, captures func(string) bool, log *slog.Logger, cluster string) *schemaHistory {
@@ -130,7 +138,7 @@ func (h *schemaHistory) lookup(ctx context.Context, schema, name string) (*repl.
 	if h.missing[k] || !h.captures(schema) {
 		return nil, nil
 	}
-	if err := h.fallback(ctx, k); err != nil {
+	if err := h.liveRead(ctx, []tableKey{k}, "table not in the schema history"); err != nil {
 		return nil, err
 	}
 	e, ok := h.tables[k]
@@ -142,12 +150,24 @@ func (h *schemaHistory) lookup(ctx context.Context, schema, name string) (*repl.
 	return &e.t, nil
 }
 
+// applyDDLAt is applyDDL for a statement after which the master's position
+// is at().
+func (h *schemaHistory) applyDDLAt(ctx context.Context, schema, query string, at func() repl.GTIDSet) error {
+	h.at = at
+	return h.applyDDL(ctx, schema, query)
+}
+
 // applyDDL brings the history past one query event. Statements that do not
 // change a captured table's columns or unique keys are ignored.
 func (h *schemaHistory) applyDDL(ctx context.Context, schema, query string) error {
 	h.missing = map[tableKey]bool{}
+	h.changed = true
 	stmts, _, err := h.parser.Parse(query, "", "")
 	if err != nil {
+		if st, k, ok := h.orReplace(query, schema); ok {
+			delete(h.tables, k)
+			return h.applyStmt(ctx, schema, st)
+		}
 		return h.unparsed(ctx, schema, query, err)
 	}
 	for _, st := range stmts {
@@ -172,17 +192,15 @@ func (h *schemaHistory) unparsed(ctx context.Context, schema, query string, perr
 	h.log.Info("DDL not understood by the parser; reading information_schema", "cluster", h.cluster,
 		"tables", fmt.Sprint(keys), "reason", perr.Error())
 	if !ok {
-		return h.seed(ctx)
+		return h.reseed(ctx)
 	}
+	var captured []tableKey
 	for _, k := range keys {
-		if !h.captures(k.schema) {
-			continue
-		}
-		if err := h.fallback(ctx, k); err != nil {
-			return err
+		if h.captures(k.schema) {
+			captured = append(captured, k)
 		}
 	}
-	return nil
+	return h.liveRead(ctx, captured, "DDL not understood by the parser")
 }
 
 // errFallback marks a DDL the history does not apply itself.
@@ -220,12 +238,7 @@ func (h *schemaHistory) applyStmt(ctx context.Context, schema string, st ast.Stm
 	}
 	h.log.Info("DDL not applied from its text; reading information_schema", "cluster", h.cluster,
 		"tables", fmt.Sprint(keys), "reason", err.Error())
-	for _, k := range keys {
-		if ferr := h.fallback(ctx, k); ferr != nil {
-			return ferr
-		}
-	}
-	return nil
+	return h.liveRead(ctx, keys, "DDL not applied from its text")
 }
 
 func (h *schemaHistory) dropDatabase(name string) {

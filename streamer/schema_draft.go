@@ -22,6 +22,7 @@ type tableDraft struct {
 	pk                 []string
 	uks                []draftKey
 	charset, collation string
+	uncertain          bool // derived from a table read when the server may have been ahead
 }
 
 type draftKey struct {
@@ -31,7 +32,7 @@ type draftKey struct {
 
 func draftOf(e *tableEntry) *tableDraft {
 	d := &tableDraft{schema: e.t.Schema, name: e.t.Name, cols: slices.Clone(e.t.Columns),
-		charset: e.charset, collation: e.collation}
+		charset: e.charset, collation: e.collation, uncertain: e.uncertain}
 	names := func(idx []int) []string {
 		out := make([]string, len(idx))
 		for i, c := range idx {
@@ -75,7 +76,7 @@ func (d *tableDraft) entry(k tableKey) (*tableEntry, error) {
 		t.UniqueKeys = append(t.UniqueKeys, repl.UniqueKey{Name: uk.name, Columns: cols})
 	}
 	sort.Slice(t.UniqueKeys, func(i, j int) bool { return t.UniqueKeys[i].Name < t.UniqueKeys[j].Name })
-	return &tableEntry{t: t, charset: d.charset, collation: d.collation}, t.Validate()
+	return &tableEntry{t: t, charset: d.charset, collation: d.collation, uncertain: d.uncertain}, t.Validate()
 }
 
 // col finds a column by name; column names are case-insensitive.

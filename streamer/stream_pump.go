@@ -20,6 +20,8 @@ import (
 type pump struct {
 	s      *Streamer
 	b      *txnBuilder
+	hist   *schemaHistory
+	since  int // records since the last schema snapshot
 	events <-chan *replication.BinlogEvent
 	errs   <-chan error
 
@@ -117,6 +119,12 @@ func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	p.batch = append(p.batch, bt.rec)
 	p.batchBytes += bt.bytes
 	p.rowsEvents += bt.rowsEvents
+	if p.since++; p.hist.changed || p.since >= snapshotEvery {
+		// In the same batch as the DDL: durable together (see loadHistory
+		// for a batch made durable only in part).
+		p.hist.changed, p.since = false, 0
+		p.batch = append(p.batch, p.hist.snapshotRecord(bt.rec))
+	}
 	if len(p.batch) >= p.s.cfg.MaxBatchRecords || p.batchBytes >= p.s.cfg.MaxBatchBytes {
 		return p.flush(ctx)
 	}

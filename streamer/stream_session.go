@@ -42,9 +42,13 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 		return false, err
 	}
 	hist := newHistory(db, s.cfg.Flavor, s.cfg.captures, s.log, s.cfg.Cluster)
-	if err := hist.seed(ctx); err != nil {
-		return false, fmt.Errorf("seeding the schema history: %w", err)
+	fresh, since, err := s.loadHistory(ctx, hist, res)
+	if err != nil {
+		return false, err
 	}
+	// A history not in the log yet is written after the first transaction
+	// (a snapshot always follows a transaction record).
+	hist.changed = fresh
 	sctx, cancel := context.WithCancel(ctx)
 	events := make(chan *replication.BinlogEvent, 4096)
 	syncer := replication.NewBinlogSyncer(s.syncerConfig(master, &eventHandler{events: events, done: sctx.Done()}))
@@ -62,7 +66,7 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 		errs <- err
 	}()
 	s.setConnected(plan.after, res.durable)
-	p := &pump{s: s, events: events, errs: errs, b: s.newBuilder(master, plan.start, hist),
+	p := &pump{s: s, events: events, errs: errs, b: s.newBuilder(master, plan.start, hist), hist: hist, since: since,
 		head: plan.head, after: plan.after, split: !plan.after.Equal(plan.start), window: plan.window}
 	err = p.run(sctx)
 	var me *gomysql.MyError
@@ -73,7 +77,7 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 }
 
 func (s *Streamer) newBuilder(master string, pos repl.GTIDSet, hist *schemaHistory) *txnBuilder {
-	return &txnBuilder{
+	b := &txnBuilder{
 		flavor: s.cfg.Flavor, cluster: s.cfg.Cluster, master: master, captures: s.cfg.captures,
 		log: s.log, pos: pos, applyDDL: hist.applyDDL,
 		resolve: func(ctx context.Context, tme *replication.TableMapEvent) (repl.Table, error) {
@@ -88,6 +92,16 @@ func (s *Streamer) newBuilder(master string, pos repl.GTIDSet, hist *schemaHisto
 			return t, nil
 		},
 	}
+	hist.at = func() repl.GTIDSet { // the position once the current transaction is applied
+		if b.cur == nil {
+			return b.pos
+		}
+		if at, err := b.pos.Add(b.cur.rec.GTID); err == nil {
+			return at
+		}
+		return b.pos
+	}
+	return b
 }
 
 func (s *Streamer) openDB(master string) (*sql.DB, error) {

@@ -105,6 +105,9 @@ type logEntry struct {
 	After      repl.GTIDSet `json:"captured"`
 	Changes    []logChange  `json:"changes,omitempty"`
 	Statements []string     `json:"statements,omitempty"`
+	// Tables names the tables of a schema snapshot (uncertain ones with a
+	// trailing "?").
+	Tables []string `json:"tables,omitempty"`
 }
 
 type logChange struct {
@@ -124,6 +127,15 @@ func logLine(rec capture.Record, table string) (logEntry, bool, error) {
 		e.Connected = &rec.Connected
 		if !rec.GTID.IsZero() {
 			e.GTID = rec.GTID.String()
+		}
+		return e, table == "", nil
+	case capture.KindSchema:
+		for _, ts := range rec.Tables {
+			name := ts.Table.QualifiedName()
+			if ts.Uncertain {
+				name += "?"
+			}
+			e.Tables = append(e.Tables, name)
 		}
 		return e, table == "", nil
 	}

@@ -1,0 +1,94 @@
+package streamer
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+)
+
+// orReplaceRe matches MariaDB's CREATE OR REPLACE TABLE, which the TiDB
+// parser rejects; without OR REPLACE it is a CREATE TABLE after a DROP
+// TABLE IF EXISTS of the same table.
+var orReplaceRe = regexp.MustCompile(`(?is)^(\s*CREATE\s+)OR\s+REPLACE\s+((?:TEMPORARY\s+)?TABLE\s)`)
+
+// orReplace parses a CREATE OR REPLACE TABLE statement as the CREATE TABLE
+// it ends with, and names the table it replaces.
+func (h *schemaHistory) orReplace(query, schema string) (*ast.CreateTableStmt, tableKey, bool) {
+	loc := orReplaceRe.FindStringSubmatchIndex(query)
+	if loc == nil {
+		return nil, tableKey{}, false
+	}
+	text := query[:loc[3]] + query[loc[4]:]
+	st, err := h.parser.ParseOneStmt(text, "", "")
+	if err != nil {
+		return nil, tableKey{}, false
+	}
+	ct, ok := st.(*ast.CreateTableStmt)
+	if !ok || ct.TemporaryKeyword != ast.TemporaryNone {
+		return nil, tableKey{}, false
+	}
+	return ct, keyOf(ct.Table, schema), true
+}
+
+// liveRead reads tables from information_schema in the middle of the
+// binlog. The result is the table as of now: when the master has written
+// anything after the statement being applied, a later DDL may already be
+// in it, so the tables are marked uncertain and a warning is logged.
+func (h *schemaHistory) liveRead(ctx context.Context, keys []tableKey, why string) error {
+	for _, k := range keys {
+		if err := h.fallback(ctx, k); err != nil {
+			return err
+		}
+	}
+	return h.checkCertain(ctx, keys, why)
+}
+
+// reseed re-reads every captured table, for a DDL whose tables cannot be
+// told.
+func (h *schemaHistory) reseed(ctx context.Context) error {
+	if err := h.seed(ctx); err != nil {
+		return err
+	}
+	keys := make([]tableKey, 0, len(h.tables))
+	for k := range h.tables {
+		keys = append(keys, k)
+	}
+	return h.checkCertain(ctx, keys, "DDL whose tables cannot be told")
+}
+
+// checkCertain marks keys uncertain unless the master's position, read
+// after the tables were, is within the position of the statement applied.
+func (h *schemaHistory) checkCertain(ctx context.Context, keys []tableKey, why string) error {
+	if h.at == nil || len(keys) == 0 {
+		return nil
+	}
+	at := h.at()
+	cur, err := masterPosition(ctx, h.db, h.flavor)
+	if err != nil {
+		return fmt.Errorf("checking that the schema read from information_schema is not ahead: %w", err)
+	}
+	if cur.Subset(at) {
+		for _, k := range keys {
+			if e, ok := h.tables[k]; ok && e.uncertain {
+				c := *e
+				c.uncertain = false
+				h.tables[k] = &c
+			}
+		}
+		return nil
+	}
+	for _, k := range keys {
+		e, ok := h.tables[k]
+		if ok && !e.uncertain {
+			c := *e
+			c.uncertain = true
+			h.tables[k] = &c
+		}
+	}
+	h.log.Warn("schema read from the live server, which has run transactions since: it may include later DDL, "+
+		"the table's schema is recorded as uncertain", "cluster", h.cluster, "tables", fmt.Sprint(keys),
+		"reason", why, "gtid", at.String(), "master_gtid", cur.String())
+	return nil
+}
