@@ -49,6 +49,12 @@ type adminAPI struct {
 }
 
 func adminHandler(reg *prometheus.Registry, streamers []*streamer.Streamer, token string, log *slog.Logger) http.Handler {
+	return adminHandlerWithHealth(reg, streamers, token, newClusterHealth(), log)
+}
+
+// adminHandlerWithHealth is adminHandler with the daemon's cluster health
+// behind /healthz.
+func adminHandlerWithHealth(reg *prometheus.Registry, streamers []*streamer.Streamer, token string, health http.Handler, log *slog.Logger) http.Handler {
 	a := &adminAPI{streamers: streamers, byName: map[string]*streamer.Streamer{}, log: log}
 	for _, s := range streamers {
 		a.byName[s.Status().Cluster] = s
@@ -58,10 +64,7 @@ func adminHandler(reg *prometheus.Registry, streamers []*streamer.Streamer, toke
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /status", a.auth(http.HandlerFunc(a.statusAll)))
 	mux.Handle("GET /v1/clusters/{name}/status", a.auth(a.cluster(a.status)))
 	mux.Handle("POST /v1/clusters/{name}/master", a.auth(a.cluster(a.switchMaster)))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +22,11 @@ import (
 
 // runStream is `recoup stream`: one streamer per configured cluster (with
 // an Orchestrator poller for clusters that configure one), plus the admin
-// endpoint (see adminAPI). It runs until SIGINT or SIGTERM, or until a
-// cluster stops with an error that needs an operator.
+// endpoint (see adminAPI). It runs until SIGINT or SIGTERM. A cluster
+// whose capture stops with an error that needs an operator (binlog purged,
+// undecodable event, disk full...) is logged and shown by /healthz (503);
+// the other clusters go on. When every cluster has stopped, it exits with
+// their errors.
 func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlagSet("stream", stderr)
 	path := fs.String("config", "recoup.yaml", "config file")
@@ -42,6 +46,11 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	g, ctx := errgroup.WithContext(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	health := newClusterHealth()
+	var stoppedErrs []error
+	var mu sync.Mutex
 	var streamers []*streamer.Streamer
 	for i := range cfg.Clusters {
 		cl := &cfg.Clusters[i]
@@ -52,8 +61,17 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 		streamers = append(streamers, s)
 		g.Go(func() error {
 			defer store.Close()
-			if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("cluster %s: %w", cl.Name, err)
+			err := s.Run(ctx)
+			if err == nil || errors.Is(err, context.Canceled) {
+				return nil
+			}
+			log.Error("capture stopped; the other clusters go on", "cluster", cl.Name, "err", err)
+			health.stop(cl.Name, err)
+			mu.Lock()
+			defer mu.Unlock()
+			stoppedErrs = append(stoppedErrs, fmt.Errorf("cluster %s: %w", cl.Name, err))
+			if len(stoppedErrs) == len(cfg.Clusters) {
+				cancel()
 			}
 			return nil
 		})
@@ -61,7 +79,7 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return err
 		}
 	}
-	srv, err := startAdmin(cfg.Admin.Listen, reg, streamers, token, log)
+	srv, err := startAdmin(cfg.Admin.Listen, adminHandlerWithHealth(reg, streamers, token, health, log), log)
 	if err != nil {
 		return err
 	}
@@ -72,7 +90,10 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return srv.Shutdown(sctx)
 	})
 	log.Info("recoup stream started", "clusters", len(cfg.Clusters), "store", cfg.Store.Kind, "admin", cfg.Admin.Listen)
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return errors.Join(stoppedErrs...)
 }
 
 func newStreamer(ctx context.Context, cfg *Config, cl *ClusterConfig, log *slog.Logger, reg prometheus.Registerer) (*streamer.Streamer, capture.Store, error) {
@@ -121,12 +142,12 @@ func startPoller(ctx context.Context, g *errgroup.Group, cl *ClusterConfig, s *s
 }
 
 // startAdmin serves the admin API (see adminAPI) on addr.
-func startAdmin(addr string, reg *prometheus.Registry, streamers []*streamer.Streamer, token string, log *slog.Logger) (*http.Server, error) {
+func startAdmin(addr string, h http.Handler, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin endpoint: %w", err)
 	}
-	srv := &http.Server{Handler: adminHandler(reg, streamers, token, log), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin endpoint stopped", "err", err)
