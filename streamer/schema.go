@@ -331,7 +331,7 @@ func (h *schemaHistory) dropIndex(ctx context.Context, schema string, s *ast.Dro
 
 // isDatabaseDDL reports whether a query creates, alters or drops a schema.
 func isDatabaseDDL(q string) bool {
-	w := strings.Fields(strings.ToUpper(q))
+	w := strings.Fields(strings.ToUpper(stripLeadingComments(q)))
 	if len(w) < 2 {
 		return false
 	}

@@ -291,6 +291,7 @@ var (
 // tableDDL is false for statements that change no table (CREATE VIEW,
 // GRANT...); ok is false when the tables cannot be told for sure.
 func ddlTargets(query, schema string) (keys []tableKey, tableDDL, ok bool) {
+	query = stripLeadingComments(query)
 	f := strings.Fields(strings.ToUpper(query))
 	if len(f) < 2 {
 		return nil, false, true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 )
@@ -16,6 +17,7 @@ var orReplaceRe = regexp.MustCompile(`(?is)^(\s*CREATE\s+)OR\s+REPLACE\s+((?:TEM
 // orReplace parses a CREATE OR REPLACE TABLE statement as the CREATE TABLE
 // it ends with, and names the table it replaces.
 func (h *schemaHistory) orReplace(query, schema string) (*ast.CreateTableStmt, tableKey, bool) {
+	query = stripLeadingComments(query)
 	loc := orReplaceRe.FindStringSubmatchIndex(query)
 	if loc == nil {
 		return nil, tableKey{}, false
@@ -91,4 +93,30 @@ func (h *schemaHistory) checkCertain(ctx context.Context, keys []tableKey, why s
 		"the table's schema is recorded as uncertain", "cluster", h.cluster, "tables", fmt.Sprint(keys),
 		"reason", why, "gtid", at.String(), "master_gtid", cur.String())
 	return nil
+}
+
+// stripLeadingComments drops the whitespace and plain comments (/* */, --
+// and #) before a statement's first word, so that a tool's tag such as
+// "/* gh-ost */ ALTER TABLE ..." does not hide the statement's verb.
+// Executable comments (/*! and /*M!) are kept: the server runs them.
+func stripLeadingComments(q string) string {
+	for {
+		q = strings.TrimLeft(q, " \t\r\n")
+		switch {
+		case strings.HasPrefix(q, "/*") && !strings.HasPrefix(q, "/*!") && !strings.HasPrefix(q, "/*M!"):
+			end := strings.Index(q[2:], "*/")
+			if end < 0 {
+				return q
+			}
+			q = q[2+end+2:]
+		case strings.HasPrefix(q, "#"), strings.HasPrefix(q, "-- "), strings.HasPrefix(q, "--\t"), strings.HasPrefix(q, "--\n"):
+			nl := strings.IndexByte(q, '\n')
+			if nl < 0 {
+				return ""
+			}
+			q = q[nl+1:]
+		default:
+			return q
+		}
+	}
 }

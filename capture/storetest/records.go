@@ -142,7 +142,9 @@ func tablesEqual(a, b []capture.TableSchema) bool {
 		return false
 	}
 	for i := range a {
-		if a[i].TableID != b[i].TableID || !reflect.DeepEqual(normalTable(a[i].Table), normalTable(b[i].Table)) {
+		x, y := a[i], b[i]
+		if x.TableID != y.TableID || x.Charset != y.Charset || x.Collation != y.Collation || x.Uncertain != y.Uncertain ||
+			!reflect.DeepEqual(normalTable(x.Table), normalTable(y.Table)) {
 			return false
 		}
 	}
