@@ -40,27 +40,77 @@ func (e *engine) batch(ctx context.Context, st *conflict.State, items []item, dr
 		e.abandon(first)
 		return err
 	}
-	t = time.Now()
-	plan, err := st.Decide(txns, cur)
+	if dry || e.opts.Policy == conflict.PolicyAbort {
+		return e.decideThenRun(ctx, st, items, txns, need, cur, first, dry)
+	}
+	return e.decideWhileRunning(ctx, st, items, txns, need, cur, first)
+}
+
+// decideThenRun decides the whole batch, then carries out the plan: a dry
+// run, and policy abort, whose last conflict can overturn every decision.
+func (e *engine) decideThenRun(ctx context.Context, st *conflict.State, items []item, txns []repl.Txn,
+	need []conflict.Fetch, cur conflict.Current, first *dbTxn, dry bool) error {
+	t := time.Now()
+	plan, err := st.DecideFetched(txns, need, cur)
 	e.res.Timings.DecideMS += ms(time.Since(t))
 	if err != nil {
 		e.abandon(first)
 		return err
 	}
 	for i := range plan.Txns {
-		r := txnResult(items[i].rec.Offset, &txns[i], &plan.Txns[i])
-		var err error
-		if !dry {
-			err = e.execute(ctx, &items[i], &plan.Txns[i], &r, first)
-			first = nil // the first transaction is committed or rolled back now
-		}
-		e.res.Txns = append(e.res.Txns, r)
-		if err != nil {
-			e.abandon(first)
+		if err := e.carryOut(ctx, &items[i], &txns[i], &plan.Txns[i], first, dry); err != nil {
 			return err
 		}
+		first = nil // the first transaction is committed or rolled back now
 	}
 	return nil
+}
+
+// decideWhileRunning decides the batch in a goroutine and applies each
+// transaction as soon as it is decided, so the server replays the batch's
+// first transactions while the planner works on the next ones. The State
+// is only touched by that goroutine until it returns; a failed
+// application stops the run (the later decisions are void, as ever).
+func (e *engine) decideWhileRunning(ctx context.Context, st *conflict.State, items []item, txns []repl.Txn,
+	need []conflict.Fetch, cur conflict.Current, first *dbTxn) error {
+	ready := make(chan *conflict.TxnDecision, len(txns)) // never blocks the planner
+	var derr error
+	var took time.Duration
+	go func() {
+		defer close(ready)
+		t := time.Now()
+		_, derr = st.DecideEach(txns, need, cur, func(_ int, d *conflict.TxnDecision) { ready <- d })
+		took = time.Since(t)
+	}()
+	var err error
+	i := 0
+	for d := range ready {
+		if err == nil {
+			err = e.carryOut(ctx, &items[i], &txns[i], d, first, false)
+			first = nil
+		}
+		i++
+	}
+	e.res.Timings.DecideMS += ms(took) // written before ready was closed
+	if derr != nil {                   // before any decision: first is still open
+		e.abandon(first)
+		return derr
+	}
+	return err
+}
+
+// carryOut records one decision and, unless dry, executes it. open is the
+// DB transaction already begun for it (the batch's first), or nil.
+func (e *engine) carryOut(ctx context.Context, it *item, txn *repl.Txn, d *conflict.TxnDecision, open *dbTxn, dry bool) error {
+	r := txnResult(it.rec.Offset, txn, d)
+	var err error
+	if !dry {
+		err = e.execute(ctx, it, d, &r, open)
+	} else {
+		e.abandon(open)
+	}
+	e.res.Txns = append(e.res.Txns, r)
+	return err
 }
 
 // beginFor installs it's format description event and starts the DB
@@ -107,6 +157,9 @@ func (e *engine) execute(ctx context.Context, it *item, d *conflict.TxnDecision,
 // refuses the original GTID at COMMIT (a write slipped in since it was
 // set), it replays it once more under a new GTID.
 func (e *engine) apply(ctx context.Context, it *item, d *conflict.TxnDecision, r *TxnResult, open *dbTxn) error {
+	if open == nil && d.Verdict == conflict.Apply && e.opts.Flavor == repl.MariaDB && len(it.replay) == 1 {
+		return e.applyAlone(ctx, it, r)
+	}
 	t := open
 	var err error
 	if t == nil {
@@ -140,20 +193,48 @@ func (e *engine) apply(ctx context.Context, it *item, d *conflict.TxnDecision, r
 	}
 }
 
+// applyAlone replays a transaction of one BINLOG statement in autocommit
+// mode (session.autocommit). Only for transactions that hold no locks of
+// the batch: the batch's first runs in an explicit DB transaction.
+func (e *engine) applyAlone(ctx context.Context, it *item, r *TxnResult) error {
+	if err := e.checkPacket(it.replay[0]); err != nil {
+		return err
+	}
+	if err := e.sess.installFDE(ctx, it.rec.FormatDesc); err != nil {
+		return fmt.Errorf("transaction %s: %w", it.rec.GTID, err)
+	}
+	newGTID, err := e.sess.autocommit(ctx, it.rec.GTID, it.replay[0], false)
+	if err != nil {
+		return err
+	}
+	r.Applied = true
+	if !newGTID.IsZero() {
+		r.NewGTID = newGTID.String()
+		e.log.Warn("replayed under a new GTID: strict mode refused the original one", "gtid", it.rec.GTID.String(),
+			"new_gtid", r.NewGTID)
+	}
+	return nil
+}
+
+func (e *engine) checkPacket(q string) error {
+	if int64(len(q)) > e.sess.maxPacket {
+		return fmt.Errorf("a BINLOG statement of %d bytes exceeds the new master's max_allowed_packet (%d)", len(q), e.sess.maxPacket)
+	}
+	return nil
+}
+
 // write runs the transaction's statements inside t: the original events
 // for Apply, typed statements for ApplyOverwrite.
 func (e *engine) write(ctx context.Context, t *dbTxn, it *item, d *conflict.TxnDecision) error {
 	if d.Verdict == conflict.ApplyOverwrite {
 		return e.overwrite(ctx, t, it, d)
 	}
-	stmts, err := replayStatements(it.rec)
-	if err != nil {
-		return err
+	if it.replayErr != nil {
+		return it.replayErr
 	}
-	for _, st := range stmts {
-		q := st.SQL()
-		if int64(len(q)) > e.sess.maxPacket {
-			return fmt.Errorf("a BINLOG statement of %d bytes exceeds the new master's max_allowed_packet (%d)", len(q), e.sess.maxPacket)
+	for _, q := range it.replay {
+		if err := e.checkPacket(q); err != nil {
+			return err
 		}
 		if _, err := t.tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("replaying the row events: %w", err)

@@ -5,15 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/recoup-dev/recoup/capture"
 	"github.com/recoup-dev/recoup/conflict"
 	"github.com/recoup-dev/recoup/repl"
-	"github.com/recoup-dev/recoup/streamer"
 )
 
 // Plan computes what Compensate would do, changing nothing: it finds the
@@ -46,12 +43,6 @@ type engine struct {
 	// changes of every transaction point at it, so the planner compares
 	// schemas by pointer instead of rebuilding signatures for every row.
 	tables map[string][]*repl.Table
-}
-
-// item is one missing transaction.
-type item struct {
-	rec capture.Record
-	txn repl.Txn
 }
 
 func run(ctx context.Context, db *sql.DB, store capture.Store, opts Options, dry bool) (*Result, error) {
@@ -141,87 +132,41 @@ func abortEarlier(txns []TxnResult) {
 	}
 }
 
-// pass reads the missing transactions from the start offset, in log order,
-// and handles them batch by batch.
+// pass handles the missing transactions batch by batch, in log order.
+// A producer goroutine (see produce) reads and decodes the next batches
+// while this one fetches, decides and applies the current one; the
+// decisions stay sequential, so the conflict State sees every earlier
+// batch's effects before it decides the next.
 func (e *engine) pass(ctx context.Context, dry bool) error {
-	r, err := e.store.ReadFrom(ctx, e.start)
-	if err != nil {
-		return fmt.Errorf("reading the capture log from offset %d: %w", e.start, err)
-	}
-	reader := capture.Dedupe(r)
-	defer reader.Close()
 	st, err := conflict.NewState(e.opts.Policy)
 	if err != nil {
 		return err
 	}
-	batch := make([]item, 0, e.opts.BatchTxns)
-	for {
-		rec, err := reader.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []item, pipelineDepth)
+	perr := make(chan error, 1)
+	go func() { perr <- e.produce(pctx, batches) }()
+	var runErr error
+	for b := range batches {
+		if runErr != nil {
+			continue // drain until the producer sees the cancel
 		}
-		if err != nil {
-			return fmt.Errorf("reading the capture log: %w", err)
-		}
-		if rec.Kind != capture.KindTxn || e.ex.has(rec.GTID) {
-			continue
-		}
-		it, err := e.decode(rec)
-		if err != nil {
-			return err
-		}
-		if batch = append(batch, it); len(batch) == e.opts.BatchTxns {
-			if err := e.batch(ctx, st, batch, dry); err != nil {
-				return err
+		for i := range b {
+			if b[i].collision != nil {
+				e.res.Collisions = append(e.res.Collisions, *b[i].collision)
 			}
-			batch = batch[:0]
+		}
+		if runErr = e.batch(ctx, st, b, dry); runErr != nil {
+			cancel()
 		}
 	}
-	if len(batch) == 0 {
-		return nil
+	if err := <-perr; runErr == nil {
+		runErr = err
 	}
-	return e.batch(ctx, st, batch, dry)
+	return runErr
 }
 
-func (e *engine) decode(rec capture.Record) (item, error) {
-	if o, ok := e.ex.collision(rec.GTID); ok {
-		e.res.Collisions = append(e.res.Collisions, Collision{NewMaster: o.String(), Captured: rec.GTID.String()})
-		e.log.Warn("the new master wrote a transaction with a lost transaction's sequence number",
-			"gtid", rec.GTID.String(), "new_master_gtid", o.String())
-	}
-	txn, err := streamer.DecodeTxn(rec)
-	if err != nil {
-		return item{}, fmt.Errorf("decoding missing transaction %s (offset %d): %w", rec.GTID, rec.Offset, err)
-	}
-	seen := map[*repl.Table]*repl.Table{}
-	for i := range txn.Changes {
-		c := &txn.Changes[i]
-		if canon, ok := seen[c.Table]; ok {
-			c.Table = canon
-			continue
-		}
-		canon := e.canonical(c.Table)
-		seen[c.Table], c.Table = canon, canon
-	}
-	return item{rec: rec, txn: txn}, nil
-}
-
-// canonical returns the run's pointer for a schema equal to t.
-func (e *engine) canonical(t *repl.Table) *repl.Table {
-	if e.tables == nil {
-		e.tables = map[string][]*repl.Table{}
-	}
-	name := t.QualifiedName()
-	for _, c := range e.tables[name] {
-		if reflect.DeepEqual(c, t) {
-			return c
-		}
-	}
-	e.tables[name] = append(e.tables[name], t)
-	return t
-}
-
-// finish fills the counts, the missing set and the timings.
 func (e *engine) finish(began time.Time) {
 	res := e.res
 	res.Counts = Counts{}

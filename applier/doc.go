@@ -51,14 +51,19 @@
 //
 // # Conflict checks
 //
-// Missing transactions are decoded (streamer.DecodeTxn) and handled in
-// batches (Options.BatchTxns). For each batch, conflict.State.NeededKeys
+// Missing transactions are decoded (streamer.DecodeTxn), and their BINLOG
+// statements built, by a producer goroutine that reads the capture log up
+// to two batches (Options.BatchTxns) ahead of the one being applied; the
+// batches are then fetched, decided and applied in order. For each batch, conflict.State.NeededKeys
 // lists the key images to read; per table one
 //
 //	SELECT cols FROM db.t WHERE (k1, k2) IN ((?, ?), ...) OR u IN (?, ...) FOR UPDATE
 //
 // (null-safe whole-row matches for tables without a key; split above
-// 20000 placeholders), with every value a bound parameter (Value.SQLArg):
+// 20000 placeholders; a single-column integer key's runs of at least four
+// consecutive values are matched with one BETWEEN ? AND ?, which returns
+// exactly the same rows: bulk inserts make 10,000-value IN lists otherwise),
+// with every value a bound parameter (Value.SQLArg):
 // character strings as CONVERT(? USING charset) COLLATE column_collation,
 // decimals as CAST(? AS DECIMAL(M,D)), so comparisons are the column's own
 // and use its index. The session has a binary character set, time_zone
@@ -68,8 +73,12 @@
 // prints FLOAT with 6 digits), DECIMAL and temporal text with the column's
 // scale and fractional digits, TIMESTAMP in UTC, strings as stored bytes.
 // TestFetchExact checks every type family against the binlog. Then
-// conflict.State.Decide gives the verdicts; the policy (report,
-// source-wins, abort) is the conflict package's.
+// conflict.State gives the verdicts; the policy (report, source-wins,
+// abort) is the conflict package's. The planner runs in a goroutine and
+// each transaction is applied as soon as it is decided (DecideEach), so
+// the server replays the batch's first transactions while the planner
+// checks the next ones; under policy abort, and in a dry run, the whole
+// batch is decided first.
 //
 // # Replay
 //
@@ -77,7 +86,15 @@
 // events, byte for byte, as a replica would: the record's format
 // description event once per session (BINLOG 'base64'), then, in one DB
 // transaction, one BINLOG statement per origin statement (table maps and
-// rows events up to STMT_END_F). GTID, BEGIN, XID and annotation events
+// rows events up to STMT_END_F). A statement whose BINLOG text would
+// exceed the new master's max_allowed_packet is split at rows-event
+// boundaries into several BINLOG statements, each with the statement's
+// table maps again and only the last with STMT_END_F (the server keeps
+// the statement open in between; TestCompensateTypeMatrixAndLargeTxn
+// replays a 100,000-row transaction under a 1 MiB packet). A transaction
+// that is one BINLOG statement and not the batch's first runs without
+// BEGIN and COMMIT, in autocommit mode, as SET STATEMENT gtid_seq_no = n
+// FOR BINLOG '...' (MariaDB): one round trip instead of four. GTID, BEGIN, XID and annotation events
 // are replaced by the applier's own statements; a transaction with DDL or
 // statement-format events is not replayable (the planner makes it a
 // conflict). Rows events applied this way do not fire triggers (the
@@ -147,7 +164,9 @@
 //
 // What it does not do: replay DDL or statement-format transactions,
 // repoint replicas or the proxy (the hook does), or decide conflicts (the
-// conflict package does). A BINLOG statement larger than the new master's
-// max_allowed_packet is an error. Unsupported column types (MariaDB INET6,
+// conflict package does). A single binlog event larger than the new
+// master's max_allowed_packet is an error (rows events are cut at
+// binlog_row_event_max_size, 8 KiB by default, so only a huge BLOB row
+// reaches it; mariadb-binlog's BINLOG @fragment form is not used). Unsupported column types (MariaDB INET6,
 // UUID, INET4) stop the run when a conflict check needs them.
 package applier

@@ -156,3 +156,50 @@ func hasTriggerFlag(rec capture.Record) bool {
 	}
 	return false
 }
+
+// binlogOverhead is what a BINLOG statement adds to its base64 payload
+// (the keyword and quotes) plus the packet header, with room to spare.
+const binlogOverhead = 1024
+
+// splitForPacket splits a statement's events into several BINLOG
+// statements whose text fits maxPacket bytes, at rows-event boundaries:
+// each part carries every table map event of the statement seen up to it,
+// then some of its rows events. Only the last part holds the rows event
+// with STMT_END_F, so the server keeps the statement open (and the tables
+// mapped) from one part to the next, inside the replay's DB transaction.
+// A statement that fits is returned as is; a single event too large for
+// a packet is an error.
+func splitForPacket(st binlogStatement, maxPacket int64) ([]binlogStatement, error) {
+	limit := (maxPacket - binlogOverhead) / 4 * 3 // raw bytes whose base64 fits
+	if int64(len(st)) <= limit {
+		return []binlogStatement{st}, nil
+	}
+	var out []binlogStatement
+	var maps, cur []byte
+	rows := false // cur holds rows events
+	for off := 0; off < len(st); {
+		if len(st)-off < eventHeaderBytes {
+			return nil, fmt.Errorf("a truncated event at byte %d of a BINLOG statement", off)
+		}
+		n := int(binary.LittleEndian.Uint32(st[off+9 : off+13]))
+		if n < eventHeaderBytes || off+n > len(st) {
+			return nil, fmt.Errorf("an event of %d bytes at byte %d of a %d-byte BINLOG statement", n, off, len(st))
+		}
+		ev := st[off : off+n]
+		off += n
+		if int64(len(maps)+n) > limit {
+			return nil, fmt.Errorf("a binlog event of %d bytes (with its table maps) cannot fit the new master's max_allowed_packet (%d)", n, maxPacket)
+		}
+		if rows && int64(len(cur)+n) > limit {
+			out = append(out, binlogStatement(cur))
+			cur, rows = bytes.Clone(maps), false
+		}
+		if ev[4] == evTableMap {
+			maps = append(maps, ev...)
+		} else {
+			rows = true
+		}
+		cur = append(cur, ev...)
+	}
+	return append(out, binlogStatement(cur)), nil
+}

@@ -102,6 +102,11 @@ func setPredicate(t *repl.Table, ks *conflict.KeySet, imgs []keyImage, args []an
 		return "(" + b.String() + ")", args
 	}
 	multi := len(ks.Columns) > 1
+	if !multi {
+		if runs, rest, ok := integerRuns(imgs); ok {
+			return runsPredicate(t, ks.Columns[0], runs, rest, args)
+		}
+	}
 	if multi {
 		b.WriteString("(" + columnList(t, ks.Columns) + ") IN (")
 	} else {
@@ -125,6 +130,34 @@ func setPredicate(t *repl.Table, ks *conflict.KeySet, imgs []keyImage, args []an
 		if multi {
 			b.WriteString(")")
 		}
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// runsPredicate matches an integer column's values: one BETWEEN per run
+// and an IN list for the rest, all bound parameters.
+func runsPredicate(t *repl.Table, col int, runs []intRun, rest []repl.Value, args []any) (string, []any) {
+	name := columnList(t, []int{col})
+	var b strings.Builder
+	b.WriteString("(")
+	for i, r := range runs {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString(name + " BETWEEN ? AND ?")
+		args = append(args, r.lo.SQLArg(), r.hi.SQLArg())
+	}
+	if len(rest) > 0 {
+		b.WriteString(" OR " + name + " IN (")
+		for i, v := range rest {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("?")
+			args = append(args, v.SQLArg())
+		}
+		b.WriteString(")")
 	}
 	b.WriteString(")")
 	return b.String(), args

@@ -42,6 +42,13 @@ func mariadbSeq(seq uint64) string {
 	return "SET SESSION gtid_seq_no = " + strconv.FormatUint(seq, 10)
 }
 
+// mariadbSeqFor runs q (one statement that commits in autocommit mode)
+// as the transaction with sequence number seq, in one round trip: SET
+// STATEMENT sets gtid_seq_no for q alone and restores it after.
+func mariadbSeqFor(seq uint64, q string) string {
+	return "SET STATEMENT gtid_seq_no = " + strconv.FormatUint(seq, 10) + " FOR " + q
+}
+
 // mariadbNoSeq clears a sequence number the rolled-back (never binlogged)
 // transaction did not consume.
 const mariadbNoSeq = "SET SESSION gtid_seq_no = 0"

@@ -77,7 +77,10 @@ type Counts struct {
 	Rows           int `json:"rows"`
 }
 
-// Timings are the run's phases in milliseconds.
+// Timings are the run's phases in milliseconds. A batch's decisions are
+// made while its first transactions are applied (except under policy
+// abort and in a dry run), so DecideMS and ApplyMS overlap: their sum can
+// exceed TotalMS.
 type Timings struct {
 	FindMS   float64 `json:"find_ms"`
 	FetchMS  float64 `json:"fetch_ms"`

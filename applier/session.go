@@ -25,12 +25,15 @@ import (
 //   - foreign_key_checks and unique_checks ON for the applier's own
 //     statements; rows events switch them per event from their flags
 //     (NO_FOREIGN_KEY_CHECKS_F, RELAXED_UNIQUE_CHECKS_F), exactly as the
-//     origin session had them.
+//     origin session had them;
+//   - autocommit ON: a transaction that is one BINLOG statement is
+//     replayed without BEGIN and COMMIT (see autocommit).
 var sessionSetup = []string{
 	"SET NAMES binary",
 	"SET SESSION time_zone = '+00:00'",
 	"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
 	"SET SESSION foreign_key_checks = 1, SESSION unique_checks = 1",
+	"SET SESSION autocommit = 1",
 }
 
 // session is the one connection a run uses, with its settings. The
@@ -101,22 +104,9 @@ type dbTxn struct {
 // begin gives the next transaction g (or, when strict mode refuses g's
 // sequence number, a new GTID in g's domain) and starts it.
 func (s *session) begin(ctx context.Context, g repl.GTID, fallback bool) (*dbTxn, error) {
-	p, err := planGTID(g, s.ids, fallback, s.serverID)
+	p, fallback, err := s.setGTID(ctx, g, fallback)
 	if err != nil {
 		return nil, err
-	}
-	if p.ids != "" {
-		if _, err := s.conn.ExecContext(ctx, p.ids); err != nil {
-			return nil, fmt.Errorf("setting the session's GTID domain and server id for %s: %w", g, err)
-		}
-		s.ids = p.ids
-	}
-	if _, err := s.conn.ExecContext(ctx, p.before); err != nil {
-		if !fallback && isMySQLError(err, erGTIDStrictOutOfOrder) {
-			s.log.Debug("strict mode refuses the original GTID: the server will assign one", "gtid", g.String(), "err", err)
-			return s.begin(ctx, g, true)
-		}
-		return nil, fmt.Errorf("setting GTID %s: %w", g, err)
 	}
 	tx, err := s.conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -124,6 +114,57 @@ func (s *session) begin(ctx context.Context, g repl.GTID, fallback bool) (*dbTxn
 		return nil, fmt.Errorf("starting the transaction of %s: %w", g, err)
 	}
 	return &dbTxn{tx: tx, gtid: g, plan: p, fallback: fallback}, nil
+}
+
+// setGTID makes g the session's next GTID (or, when strict mode refuses
+// g's sequence number, lets the server assign one in g's domain: fallback
+// is then true).
+func (s *session) setGTID(ctx context.Context, g repl.GTID, fallback bool) (gtidPlan, bool, error) {
+	p, err := planGTID(g, s.ids, fallback, s.serverID)
+	if err != nil {
+		return gtidPlan{}, fallback, err
+	}
+	if p.ids != "" {
+		if _, err := s.conn.ExecContext(ctx, p.ids); err != nil {
+			return gtidPlan{}, fallback, fmt.Errorf("setting the session's GTID domain and server id for %s: %w", g, err)
+		}
+		s.ids = p.ids
+	}
+	if _, err := s.conn.ExecContext(ctx, p.before); err != nil {
+		if !fallback && isMySQLError(err, erGTIDStrictOutOfOrder) {
+			s.log.Debug("strict mode refuses the original GTID: the server will assign one", "gtid", g.String(), "err", err)
+			return s.setGTID(ctx, g, true)
+		}
+		return gtidPlan{}, fallback, fmt.Errorf("setting GTID %s: %w", g, err)
+	}
+	return p, fallback, nil
+}
+
+// autocommit replays a transaction that is one BINLOG statement (MariaDB)
+// as a transaction of its own: the session is in autocommit mode, so the
+// server commits and binlogs the statement under the GTID set just
+// before. Two round trips instead of four (SET, BEGIN, BINLOG, COMMIT). A
+// statement that fails is rolled back whole by the server. It returns the
+// new GTID when the server had to assign one (zero GTID otherwise).
+func (s *session) autocommit(ctx context.Context, g repl.GTID, q string, fallback bool) (repl.GTID, error) {
+	if !fallback {
+		return s.autocommitAs(ctx, g, q)
+	}
+	p, fallback, err := s.setGTID(ctx, g, fallback)
+	if err != nil {
+		return repl.GTID{}, err
+	}
+	if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		s.reset(p)
+		if !fallback && isMySQLError(err, erGTIDStrictOutOfOrder) {
+			return s.autocommit(ctx, g, q, true)
+		}
+		return repl.GTID{}, fmt.Errorf("replaying the row events: %w", err)
+	}
+	if !fallback {
+		return repl.GTID{}, nil
+	}
+	return s.lastGTID(ctx, g)
 }
 
 // commit commits t and returns the GTID it was binlogged with when the
@@ -141,13 +182,19 @@ func (s *session) commit(ctx context.Context, t *dbTxn) (repl.GTID, error) {
 	if !t.fallback {
 		return repl.GTID{}, nil
 	}
+	return s.lastGTID(ctx, t.gtid)
+}
+
+// lastGTID reads the GTID the server gave the session's last transaction,
+// which replayed g.
+func (s *session) lastGTID(ctx context.Context, g repl.GTID) (repl.GTID, error) {
 	var last string
 	if err := s.conn.QueryRowContext(ctx, "SELECT @@SESSION.last_gtid").Scan(&last); err != nil {
-		return repl.GTID{}, fmt.Errorf("reading the new GTID of %s: %w", t.gtid, err)
+		return repl.GTID{}, fmt.Errorf("reading the new GTID of %s: %w", g, err)
 	}
 	g, err := repl.ParseGTID(repl.MariaDB, strings.TrimSpace(last))
 	if err != nil {
-		return repl.GTID{}, fmt.Errorf("reading the new GTID of %s: %w", t.gtid, err)
+		return repl.GTID{}, fmt.Errorf("reading the new GTID of %s: %w", g, err)
 	}
 	return g, nil
 }
@@ -167,4 +214,29 @@ func (s *session) reset(p gtidPlan) {
 	if _, err := s.conn.ExecContext(ctx, p.reset); err != nil {
 		s.log.Debug("could not clear the session GTID after a rollback", "err", err)
 	}
+}
+
+// autocommitAs is autocommit under g itself: gtid_seq_no is set by SET
+// STATEMENT in the statement that replays, one round trip (plus one when
+// the domain or server id changes). Strict mode refusing g's sequence
+// number falls back to a new GTID.
+func (s *session) autocommitAs(ctx context.Context, g repl.GTID, q string) (repl.GTID, error) {
+	p, err := planGTID(g, s.ids, false, s.serverID)
+	if err != nil {
+		return repl.GTID{}, err
+	}
+	if p.ids != "" {
+		if _, err := s.conn.ExecContext(ctx, p.ids); err != nil {
+			return repl.GTID{}, fmt.Errorf("setting the session's GTID domain and server id for %s: %w", g, err)
+		}
+		s.ids = p.ids
+	}
+	if _, err := s.conn.ExecContext(ctx, mariadbSeqFor(g.Seq, q)); err != nil {
+		if isMySQLError(err, erGTIDStrictOutOfOrder) {
+			s.log.Debug("strict mode refuses the original GTID: the server will assign one", "gtid", g.String(), "err", err)
+			return s.autocommit(ctx, g, q, true)
+		}
+		return repl.GTID{}, fmt.Errorf("replaying the row events of %s: %w", g, err)
+	}
+	return repl.GTID{}, nil
 }

@@ -49,7 +49,7 @@ func TestBuildSelectsWholeRowAndSplit(t *testing.T) {
 	}
 	many := make([]repl.Row, maxFetchParams)
 	for i := range many {
-		many[i] = row(repl.IntValue(int64(i)))
+		many[i] = row(repl.IntValue(int64(2 * i))) // no consecutive runs: one placeholder per image
 	}
 	f = conflict.Fetch{Table: tbl, Sets: []conflict.KeySet{{Columns: []int{0}, Images: many[:maxFetchParams/2+1]},
 		{Index: "u", Columns: []int{0}, Images: many}}}

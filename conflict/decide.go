@@ -49,15 +49,34 @@ func (s *State) FirstConflict() (repl.GTID, bool) {
 // effects of the batches decided before. It returns an error, and changes
 // nothing, when a row image does not fit its table or cur lacks a table.
 func (s *State) Decide(txns []repl.Txn, cur Current) (*Plan, error) {
+	return s.DecideFetched(txns, s.NeededKeys(txns), cur)
+}
+
+// DecideFetched is Decide for a caller that already holds need, the result
+// of s.NeededKeys(txns) taken since the last decision: it saves listing
+// the keys a second time. need must not be modified in between.
+func (s *State) DecideFetched(txns []repl.Txn, need []Fetch, cur Current) (*Plan, error) {
+	return s.DecideEach(txns, need, cur, nil)
+}
+
+// DecideEach is DecideFetched that also calls each, when not nil, with
+// every transaction's index as soon as its decision (Plan.Txns[i], which
+// each may read but not modify, from any goroutine once called) is made,
+// so a caller can act on it while the rest of the batch is decided. each
+// must not call the State. Under policy abort a later conflict overturns
+// the decisions already handed out (Plan.Abort): such callers must wait
+// for the Plan.
+func (s *State) DecideEach(txns []repl.Txn, need []Fetch, cur Current, each func(i int, d *TxnDecision)) (*Plan, error) {
+	valid := map[*repl.Table]bool{}
 	for i := range txns {
 		for j, c := range txns[i].Changes {
-			if err := checkChange(c); err != nil {
+			if err := checkChange(c, valid); err != nil {
 				return nil, fmt.Errorf("deciding transaction %s, change %d: %w", txns[i].GTID, j, err)
 			}
 		}
 	}
 	infos := s.infosFor(txns)
-	base, err := buildBase(infos, s.NeededKeys(txns), cur)
+	base, err := buildBase(infos, need, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +86,9 @@ func (s *State) Decide(txns []repl.Txn, cur Current) (*Plan, error) {
 	plan := &Plan{Policy: s.policy, Txns: make([]TxnDecision, len(txns))}
 	for i := range txns {
 		plan.Txns[i] = s.decideTxn(&txns[i])
+		if each != nil {
+			each(i, &plan.Txns[i])
+		}
 	}
 	if s.policy == PolicyAbort && s.first != nil {
 		plan.Abort("conflict in transaction " + s.first.String())
@@ -74,15 +96,21 @@ func (s *State) Decide(txns []repl.Txn, cur Current) (*Plan, error) {
 	return plan, nil
 }
 
-func checkChange(c repl.RowChange) error {
+// checkChange checks that c's images fit its table. valid caches the
+// tables that passed Validate during one call (a batch has few schemas
+// and many rows).
+func checkChange(c repl.RowChange, valid map[*repl.Table]bool) error {
 	if c.Table == nil {
 		return errors.New("row change has no table")
 	}
 	if c.Before == nil && c.After == nil {
 		return fmt.Errorf("row change on %s has neither a before- nor an after-image", c.Table.QualifiedName())
 	}
-	if err := c.Table.Validate(); err != nil {
-		return err
+	if !valid[c.Table] {
+		if err := c.Table.Validate(); err != nil {
+			return err
+		}
+		valid[c.Table] = true
 	}
 	for _, img := range []repl.Row{c.Before, c.After} {
 		if img != nil && len(img) != len(c.Table.Columns) {
@@ -95,9 +123,10 @@ func checkChange(c repl.RowChange) error {
 // infosFor returns the pinned schemas plus those first seen in txns.
 func (s *State) infosFor(txns []repl.Txn) map[string]*tableInfo {
 	infos := maps.Clone(s.infos)
+	valid := map[*repl.Table]bool{}
 	for i := range txns {
 		for _, c := range txns[i].Changes {
-			if checkChange(c) != nil {
+			if checkChange(c, valid) != nil {
 				continue
 			}
 			if name := c.Table.QualifiedName(); infos[name] == nil {

@@ -15,6 +15,12 @@
 //		execute(plan)                             // Apply / ApplyOverwrite only
 //	}
 //
+// DecideFetched(batch, need, cur) is Decide without listing the keys a
+// second time; DecideEach also hands out each transaction's decision as
+// soon as it is made, so the caller can apply it while the rest of the
+// batch is decided (not under policy abort, whose last conflict can
+// overturn the decisions already made).
+//
 // Fetching: one SELECT per table per batch, returning every row that matches
 // any image of any KeySet of the Fetch (WHERE (pk) IN (...) OR (uk) IN
 // (...)), each physical row once, columns in Fetch.Table order. A WholeRow
@@ -118,7 +124,7 @@
 //
 // # Main types
 //
-//   - State: one run's memory; NeededKeys and Decide.
+//   - State: one run's memory; NeededKeys and Decide (DecideFetched, DecideEach).
 //   - Fetch, KeySet: what to read from the new master; Current: what was read.
 //   - Plan, TxnDecision, RowDecision, Verdict: the decisions. They marshal to
 //     JSON for the DBA report with lower-case names: plan {policy, txns},

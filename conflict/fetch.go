@@ -52,9 +52,10 @@ func (s *State) NeededKeys(txns []repl.Txn) []Fetch {
 	var out []Fetch
 	pos := map[string]int{}
 	seen := map[string]map[Key]bool{}
+	valid := map[*repl.Table]bool{}
 	for i := range txns {
 		for _, c := range txns[i].Changes {
-			if checkChange(c) != nil {
+			if checkChange(c, valid) != nil {
 				continue // Decide reports it
 			}
 			ti := infos[c.Table.QualifiedName()]
