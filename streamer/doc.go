@@ -9,8 +9,10 @@
 // description event, the schema of every mapped table), and append them
 // durably with group commit: records accumulate while events keep arriving
 // and go to Store.Append in one batch as soon as no event is pending or a
-// batch limit is reached. Nothing (status, metrics, the resume point) moves
-// past what Append made durable.
+// batch limit is reached. The append runs in its own goroutine with at most
+// one batch in flight, while the next batch is built (so group commit grows
+// during an fsync); batches stay in order. Nothing (status, metrics, the
+// resume point) moves past what Append made durable.
 //
 // Position: the resume point is the store's last record's ResumeAt: its
 // After set, or its MasterPos after a lossy failover (see below).
@@ -51,8 +53,9 @@
 // Failures: lost connections, refused logins and store errors are retried
 // with exponential backoff from the durable position. Preflight refusals
 // (*PreflightError), a binlog purged past the captured position
-// (ErrBinlogPurged, naming the missing range) and undecodable events stop
-// Run with an error.
+// (ErrBinlogPurged, naming the missing range), undecodable events and an
+// Append failing with ENOSPC (the capture log's disk is full: the error names
+// the durable position and the fix) stop Run with an error.
 //
 // Following the master: SwitchMaster changes the master while Run runs.
 // It preflights the new master, sets the address under the streamer's

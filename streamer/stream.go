@@ -78,7 +78,9 @@ func New(cfg Config, store capture.Store, log *slog.Logger, reg prometheus.Regis
 
 // Run captures until ctx is done (it then returns nil) or a fatal error:
 // a preflight refusal, binlog purged past the captured position, an event
-// that cannot be decoded, or a closed store. Lost connections, refused
+// that cannot be decoded, a closed store, or a full disk under the store
+// (an Append error wrapping syscall.ENOSPC: the error names the durable
+// position capture stopped at and what to do). Lost connections, refused
 // logins and store append failures are retried with backoff, each time
 // from the position the store holds durably. A master switch (SwitchMaster)
 // ends the session at once and the next one reads the new master; a drain

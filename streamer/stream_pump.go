@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
@@ -16,7 +15,8 @@ import (
 // pump moves events from go-mysql through the transaction builder into
 // the store, with group commit: finished transactions accumulate while
 // events keep arriving, and are appended in one batch as soon as no event
-// is immediately pending or a batch limit is reached.
+// is immediately pending or a batch limit is reached. The append runs in
+// its own goroutine while the next batch is built (pipeline.go).
 type pump struct {
 	s      *Streamer
 	b      *txnBuilder
@@ -25,7 +25,9 @@ type pump struct {
 	events <-chan *replication.BinlogEvent
 	errs   <-chan error
 
-	batch      []capture.Record
+	batch      []capture.Record // being built
+	spare      []capture.Record // the buffer of the last durable batch, for reuse
+	inflight   *appendJob       // the batch being appended, nil when none
 	batchBytes int
 	rowsEvents int
 	announced  bool
@@ -44,8 +46,22 @@ type pump struct {
 }
 
 func (p *pump) run(ctx context.Context) error {
+	err := p.loop(ctx)
+	// A started append is always waited for: what it made durable is
+	// published, and the next session reads the store's last record.
+	if serr := p.settle(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// loop reads events into the batch being built and starts its append
+// (one in flight at most, see pipeline.go) as soon as no event is
+// immediately pending, or a batch limit is reached; while an append runs,
+// the next batch keeps growing.
+func (p *pump) loop(ctx context.Context) error {
 	for {
-		if len(p.batch) > 0 {
+		if p.inflight == nil && len(p.batch) > 0 {
 			select {
 			case ev := <-p.events:
 				if err := p.handle(ctx, ev); err != nil {
@@ -53,14 +69,24 @@ func (p *pump) run(ctx context.Context) error {
 				}
 				continue
 			default:
-				if err := p.flush(ctx); err != nil {
-					return err
-				}
+				p.start(ctx)
 			}
 		}
+		events := p.events
+		if p.batchFull() {
+			events = nil // back pressure: wait for the append in flight
+		}
+		var done <-chan error
+		if p.inflight != nil {
+			done = p.inflight.done
+		}
 		select {
-		case ev := <-p.events:
+		case ev := <-events:
 			if err := p.handle(ctx, ev); err != nil {
+				return err
+			}
+		case err := <-done:
+			if err := p.complete(err); err != nil {
 				return err
 			}
 		case err := <-p.errs:
@@ -80,13 +106,16 @@ func (p *pump) drain(ctx context.Context, cause error) error {
 			if err := p.handle(ctx, ev); err != nil {
 				return err
 			}
+			if p.batchFull() {
+				if err := p.flush(ctx); err != nil {
+					return errors.Join(cause, err)
+				}
+			}
 			continue
 		default:
 		}
-		if len(p.batch) > 0 {
-			if err := p.flush(ctx); err != nil {
-				return errors.Join(cause, err)
-			}
+		if err := p.flush(ctx); err != nil {
+			return errors.Join(cause, err)
 		}
 		return cause
 	}
@@ -101,7 +130,7 @@ func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	}
 	switch ev.Header.EventType {
 	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
-		p.s.setCaughtUp(!p.b.pending() && len(p.batch) == 0)
+		p.s.setCaughtUp(!p.b.pending() && len(p.batch) == 0 && p.inflight == nil)
 		return nil
 	case replication.MARIADB_GTID_EVENT, replication.GTID_EVENT, replication.GTID_TAGGED_LOG_EVENT:
 		p.s.setCaughtUp(false)
@@ -125,25 +154,9 @@ func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 		p.hist.changed, p.since = false, 0
 		p.batch = append(p.batch, p.hist.snapshotRecord(bt.rec))
 	}
-	if len(p.batch) >= p.s.cfg.MaxBatchRecords || p.batchBytes >= p.s.cfg.MaxBatchBytes {
-		return p.flush(ctx)
+	if p.inflight == nil && p.batchFull() {
+		p.start(ctx)
 	}
-	return nil
-}
-
-// flush appends the batch; nothing is published before Append returns.
-func (p *pump) flush(ctx context.Context) error {
-	start := time.Now()
-	if err := p.s.store.Append(ctx, p.batch...); err != nil {
-		err = fmt.Errorf("appending %d records to the capture log: %w", len(p.batch), err)
-		if errors.Is(err, capture.ErrClosed) {
-			return fatal(err)
-		}
-		return err
-	}
-	p.s.durable(p.batch, time.Since(start), p.rowsEvents, p.batchBytes)
-	clear(p.batch)
-	p.batch, p.batchBytes, p.rowsEvents = p.batch[:0], 0, 0
 	return nil
 }
 

@@ -77,17 +77,28 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 }
 
 func (s *Streamer) newBuilder(master string, pos repl.GTIDSet, hist *schemaHistory) *txnBuilder {
+	var cache tableCache // TableFromMap's results, until the next DDL
 	b := &txnBuilder{
 		flavor: s.cfg.Flavor, cluster: s.cfg.Cluster, master: master, captures: s.cfg.captures,
-		log: s.log, pos: pos, applyDDL: hist.applyDDL,
-		resolve: func(ctx context.Context, tme *replication.TableMapEvent) (repl.Table, error) {
+		log: s.log, pos: pos,
+		applyDDL: func(ctx context.Context, schema, query string) error {
+			cache.reset()
+			return hist.applyDDL(ctx, schema, query)
+		},
+		resolve: func(ctx context.Context, tme *replication.TableMapEvent, key []byte) (repl.Table, error) {
 			h, err := hist.lookup(ctx, string(tme.Schema), string(tme.Table))
 			if err != nil {
 				return repl.Table{}, err
 			}
+			if t, ok := cache.get(key, h); ok && key != nil {
+				return t, nil
+			}
 			t, err := TableFromMap(tme, h)
 			if err != nil {
 				return repl.Table{}, fmt.Errorf("%w: %w", ErrUndecodable, err)
+			}
+			if key != nil {
+				cache.put(key, h, t)
 			}
 			return t, nil
 		},

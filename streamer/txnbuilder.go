@@ -34,13 +34,15 @@ type txnBuilder struct {
 	master   string
 	captures func(schema string) bool
 	// resolve describes the table a table map event maps, at this point of
-	// the binlog; applyDDL brings the schema history past a DDL statement.
-	resolve  func(ctx context.Context, tme *replication.TableMapEvent) (repl.Table, error)
+	// the binlog (key: see mapKey, nil when there is none); applyDDL brings
+	// the schema history past a DDL statement.
+	resolve  func(ctx context.Context, tme *replication.TableMapEvent, key []byte) (repl.Table, error)
 	applyDDL func(ctx context.Context, schema, query string) error
 	log      *slog.Logger
 
 	file string // current binlog file, from rotate events
 	fde  []byte // raw format description event of that file
+	crc  bool   // that file's events end with a CRC32 checksum
 	pos  repl.GTIDSet
 	cur  *pendingTxn
 }
@@ -77,6 +79,8 @@ func (b *txnBuilder) add(ctx context.Context, ev *replication.BinlogEvent) (*bui
 			return nil, b.unexpected(ev, "format description event inside a transaction")
 		}
 		b.fde = ev.RawData
+		fd, ok := ev.Event.(*replication.FormatDescriptionEvent)
+		b.crc = ok && fd.ChecksumAlgorithm == replication.BINLOG_CHECKSUM_ALG_CRC32
 		return nil, nil
 	case replication.MARIADB_GTID_EVENT, replication.GTID_EVENT, replication.GTID_TAGGED_LOG_EVENT:
 		return nil, b.begin(ev)
@@ -280,14 +284,73 @@ func (b *txnBuilder) describe(ctx context.Context, ev *replication.BinlogEvent, 
 			return nil
 		}
 	}
-	t, err := b.resolve(ctx, e)
+	var key []byte
+	if ev.Event == replication.Event(e) {
+		key = b.mapKey(ev, e)
+	}
+	t, err := b.resolve(ctx, e, key)
 	if err != nil {
 		return fmt.Errorf("transaction %s: describing table %s.%s (table id %d) at %s:%d: %w; event bytes %s",
 			p.rec.GTID, e.Schema, e.Table, e.TableID, b.file, ev.Header.LogPos, err, hexBounded(ev.RawData))
 	}
+	if p.rec.Tables == nil {
+		p.rec.Tables = make([]capture.TableSchema, 0, 4)
+	}
 	p.rec.Tables = append(p.rec.Tables, capture.TableSchema{TableID: e.TableID, Table: t})
 	return nil
 }
+
+// mapKey is what a table map event says about its table: its body from
+// the flags after the table id to its end, without header or checksum,
+// nil when the body is not where it should be. Two events with the same
+// key describe the same table the same way (TableFromMap ignores the id).
+func (b *txnBuilder) mapKey(ev *replication.BinlogEvent, e *replication.TableMapEvent) []byte {
+	const tableIDSize = 6
+	raw := ev.RawData
+	if b.crc {
+		raw = raw[:max(len(raw)-replication.BinlogChecksumLength, 0)]
+	}
+	at := replication.EventHeaderSize + tableIDSize // flags, then the schema name's length and bytes
+	n := len(e.Schema)
+	if len(raw) < at+3+n || int(raw[at+2]) != n || string(raw[at+3:at+3+n]) != string(e.Schema) {
+		return nil
+	}
+	return raw[at:]
+}
+
+// tableCache keeps TableFromMap's results within a session: the same
+// table map against the same schema history entry gives the same table.
+// It is emptied by every DDL statement the history applies; an entry also
+// holds the history table it was built from, and is used only with that
+// very one (the history replaces, never modifies, a table it re-reads).
+type tableCache struct {
+	m map[string]cachedTable
+}
+
+type cachedTable struct {
+	hist *repl.Table
+	t    repl.Table
+}
+
+// maxCachedTables bounds a cache that DDL never empties.
+const maxCachedTables = 4096
+
+func (c *tableCache) get(key []byte, hist *repl.Table) (repl.Table, bool) {
+	e, ok := c.m[string(key)]
+	if !ok || e.hist != hist {
+		return repl.Table{}, false
+	}
+	return e.t, true
+}
+
+func (c *tableCache) put(key []byte, hist *repl.Table, t repl.Table) {
+	if c.m == nil || len(c.m) >= maxCachedTables {
+		c.m = map[string]cachedTable{}
+	}
+	c.m[string(key)] = cachedTable{hist: hist, t: t}
+}
+
+func (c *tableCache) reset() { c.m = nil }
 
 // payload handles a MySQL compressed transaction: its table maps are
 // described, and it ends the transaction. Schema filtering does not reach

@@ -142,7 +142,7 @@ func testBuilder(f repl.Flavor) (*txnBuilder, *[]string) {
 	pos, _ := repl.ParseGTIDSet(f, map[repl.Flavor]string{repl.MariaDB: "0-1-4", repl.MySQL: "00000000-0000-0000-0000-000000000000:1-2"}[f])
 	b := &txnBuilder{flavor: f, cluster: "c", master: "m:1", pos: pos, log: slog.New(slog.DiscardHandler),
 		captures: func(s string) bool { return s == "app" },
-		resolve: func(_ context.Context, tme *replication.TableMapEvent) (repl.Table, error) {
+		resolve: func(_ context.Context, tme *replication.TableMapEvent, _ []byte) (repl.Table, error) {
 			return repl.Table{Schema: string(tme.Schema), Name: fmt.Sprint(tme.TableID)}, nil
 		},
 		applyDDL: func(_ context.Context, schema, q string) error {
