@@ -28,7 +28,7 @@ func findStart(ctx context.Context, store capture.Store, ex *executed) (int64, e
 	var ansRec capture.Record
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		rec, ok, err := recordAt(ctx, store, mid, hi)
+		rec, ok, err := capture.RecordAt(ctx, store, mid, hi)
 		if err != nil {
 			return 0, err
 		}
@@ -47,23 +47,6 @@ func findStart(ctx context.Context, store capture.Store, ex *executed) (int64, e
 		}
 	}
 	return ans, nil
-}
-
-// recordAt reads the first record at an offset in [from, below).
-func recordAt(ctx context.Context, store capture.Store, from, below int64) (capture.Record, bool, error) {
-	r, err := store.ReadFrom(ctx, from)
-	if err != nil {
-		return capture.Record{}, false, fmt.Errorf("reading the capture log at offset %d: %w", from, err)
-	}
-	defer r.Close()
-	rec, err := r.Next(ctx)
-	switch {
-	case errors.Is(err, io.EOF):
-		return capture.Record{}, false, nil
-	case err != nil:
-		return capture.Record{}, false, fmt.Errorf("reading the capture log at offset %d: %w", from, err)
-	}
-	return rec, rec.Offset < below, nil
 }
 
 // checkRetained verifies that the transactions before the log's first

@@ -207,7 +207,7 @@ func (s *Streamer) firstRecord(ctx context.Context, pred func(capture.Record) bo
 	ok := false
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		rec, got, err := recordFrom(ctx, s.store, mid, hi)
+		rec, got, err := capture.RecordAt(ctx, s.store, mid, hi)
 		switch {
 		case err != nil:
 			return capture.Record{}, false, err
@@ -220,23 +220,6 @@ func (s *Streamer) firstRecord(ctx context.Context, pred func(capture.Record) bo
 		}
 	}
 	return found, ok, nil
-}
-
-// recordFrom reads the first record at an offset in [from, below).
-func recordFrom(ctx context.Context, store capture.Store, from, below int64) (capture.Record, bool, error) {
-	rd, err := store.ReadFrom(ctx, from)
-	if err != nil {
-		return capture.Record{}, false, fmt.Errorf("reading the capture log at offset %d: %w", from, err)
-	}
-	defer rd.Close()
-	rec, err := rd.Next(ctx)
-	switch {
-	case errors.Is(err, io.EOF):
-		return capture.Record{}, false, nil
-	case err != nil:
-		return capture.Record{}, false, fmt.Errorf("reading the capture log at offset %d: %w", from, err)
-	}
-	return rec, rec.Offset < below, nil
 }
 
 // headRecords announce a session: where capture resumes on master, or,
