@@ -32,6 +32,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/recoup-dev/recoup/test/e2e"
+	"github.com/recoup-dev/recoup/test/haproxytest"
 	"github.com/recoup-dev/recoup/test/sandbox"
 )
 
@@ -108,7 +109,7 @@ type env struct {
 	work  string
 	cfg   string
 	admin string
-	hp    *haproxy
+	hp    *haproxytest.HAProxy
 	d     *daemon
 }
 
@@ -136,11 +137,14 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	replicas := []string{e.topo.Replicas[0].Addr(), e.topo.Replicas[1].Addr()}
-	if e.hp, err = startHAProxy(e.work, e.topo.Primary.Addr(), replicas); err != nil {
+	e.hp, err = haproxytest.Launch(ctx, e.work, e.topo.Primary.Addr(), replicas...)
+	if e.hp != nil {
+		defer e.hp.Stop()
+	}
+	if err != nil {
 		return err
 	}
-	defer e.hp.stop()
-	fmt.Printf("    HAProxy: applications write to %s (writer backend -> %s)\n", e.hp.writerAddr, e.topo.Primary.Addr())
+	fmt.Printf("    HAProxy: applications write to %s (writer backend -> %s)\n", e.hp.FrontendAddr, e.topo.Primary.Addr())
 	if err := e.writeConfig(hookPW); err != nil {
 		return err
 	}
@@ -245,8 +249,8 @@ hook:
   probe:
     writer_addr: %s
 `, cluster, e.topo.Primary.Addr(), e.topo.User, p("password"), p("hook-password"), p("store"), e.admin, p("admin-token"),
-		p("reports"), e.admin, p("admin-token"), e.hp.socket, writerBackend, readerBackend, e.hp.state, e.hp.config,
-		e.hp.writerAddr)
+		p("reports"), e.admin, p("admin-token"), e.hp.SocketPath, haproxytest.WriterBackend, haproxytest.ReaderBackend, e.hp.StateFile,
+		e.hp.ConfigPath, e.hp.FrontendAddr)
 	e.cfg = p("recoup.yaml")
 	return os.WriteFile(e.cfg, []byte(cfg), 0o600)
 }
@@ -254,7 +258,7 @@ hook:
 // appDB is a pool of the application's connections: through HAProxy.
 func (e *env) appDB() (*sql.DB, error) {
 	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr = e.topo.User, e.topo.Password, "tcp", e.hp.writerAddr
+	mc.User, mc.Passwd, mc.Net, mc.Addr = e.topo.User, e.topo.Password, "tcp", e.hp.FrontendAddr
 	mc.Timeout, mc.ReadTimeout, mc.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {

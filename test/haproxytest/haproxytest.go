@@ -47,29 +47,42 @@ const startTimeout = 20 * time.Second
 // slots disabled). It registers Stop with t.Cleanup.
 func Start(t testing.TB, writer string, readers ...string) *HAProxy {
 	t.Helper()
-	bin, err := findHAProxy()
+	h, err := Launch(t.Context(), t.TempDir(), writer, readers...)
+	if h != nil {
+		t.Cleanup(h.Stop)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &HAProxy{Dir: t.TempDir(), bin: bin}
+	return h
+}
+
+// Launch is Start for programs (make demo): everything lives under dir,
+// and the caller stops haproxy with Stop. On an error after haproxy was
+// started it returns the HAProxy too, so that the caller can stop it.
+func Launch(ctx context.Context, dir, writer string, readers ...string) (*HAProxy, error) {
+	bin, err := findHAProxy()
+	if err != nil {
+		return nil, err
+	}
+	h := &HAProxy{Dir: dir, bin: bin}
 	h.ConfigPath = filepath.Join(h.Dir, "haproxy.cfg")
 	h.SocketPath = filepath.Join(h.Dir, "haproxy.sock")
 	h.StateFile = filepath.Join(h.Dir, "haproxy.state")
 	h.LogPath = filepath.Join(h.Dir, "haproxy.log")
 	addrs, err := freeAddrs(3)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	h.FrontendAddr, h.ReaderFrontendAddr, h.AdminTCPAddr = addrs[0], addrs[1], addrs[2]
 	cfg := h.config(writer, readers)
 	if err := os.WriteFile(h.ConfigPath, []byte(cfg), 0o600); err != nil {
-		t.Fatalf("writing haproxy config: %v", err)
+		return nil, fmt.Errorf("writing haproxy config: %w", err)
 	}
-	t.Cleanup(h.Stop)
-	if err := h.start(t.Context()); err != nil {
-		t.Fatal(err)
+	if err := h.start(ctx); err != nil {
+		return h, err
 	}
-	return h
+	return h, nil
 }
 
 func findHAProxy() (string, error) {
