@@ -184,7 +184,10 @@ running_pid() {
 	local pid
 	pid=$(cat "$PIDFILE")
 	# Guard against a recycled pid: it must be our broker with our config.
-	[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$DATA/server.properties" || return 1
+	[ -r "/proc/$pid/cmdline" ] || return 1
+	local cmdline
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline") || return 1
+	case "$cmdline" in *"$DATA/server.properties"*) ;; *) return 1 ;; esac
 	echo "$pid"
 }
 
