@@ -98,6 +98,8 @@ type Kafka struct {
 	client    *kafka.Client
 	transport *kafka.Transport
 	idPrefix  string        // random, distinguishes this writer's record ids
+	key       []byte        // every message's key and cluster header: the cluster (read-only)
+	format    []byte        // every message's format header (read-only)
 	seq       atomic.Uint64 // record id counter
 	wmu       sync.Mutex    // serializes Append: records keep their order
 	closed    atomic.Bool
@@ -122,6 +124,8 @@ func OpenKafka(ctx context.Context, opts KafkaOptions) (*Kafka, error) {
 		transport: tr,
 		client:    &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Timeout: opts.RequestTimeout, Transport: tr},
 		idPrefix:  hex.EncodeToString(id[:]),
+		key:       []byte(opts.Cluster),
+		format:    []byte(kafkaFormat),
 	}
 	if err := k.ensureTopic(ctx); err != nil {
 		tr.CloseIdleConnections()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/recoup-dev/recoup/repl"
 )
 
 // Message headers. Readers need only format, chunk and record-id; the
@@ -101,9 +103,14 @@ func (k *Kafka) batches(recs []Record) ([][]kafka.Record, error) {
 		cur  []kafka.Record
 		size = kafkaBatchOverhead
 	)
+	hint := 0
+	for _, r := range recs {
+		hint += encodedSizeHint(r) + kafkaHeadersHint
+	}
+	enc := kafkaEncoder{buf: make([]byte, 0, hint)}
 	now := time.Now()
 	for i, r := range recs {
-		msgs, sizes, err := k.messages(r, now)
+		msgs, sizes, err := k.messages(&enc, r, now)
 		if err != nil {
 			return nil, fmt.Errorf("%s: append: record %d of %d: %w", k, i+1, len(recs), err)
 		}
@@ -121,14 +128,48 @@ func (k *Kafka) batches(recs []Record) ([][]kafka.Record, error) {
 	return out, nil
 }
 
+// kafkaHeadersHint is room for one record's header values in a
+// kafkaEncoder's buffer.
+const kafkaHeadersHint = 160
+
+// kafkaEncoder holds the bytes of one Append's messages (records and
+// header values), appended to one buffer and sliced from it: one
+// allocation per Append instead of several per record. A slice taken
+// before the buffer grew keeps pointing at the old array, which stays
+// valid and unchanged.
+type kafkaEncoder struct{ buf []byte }
+
+// bytes appends with fn and returns what fn appended.
+func (e *kafkaEncoder) bytes(fn func([]byte) []byte) []byte {
+	start := len(e.buf)
+	e.buf = fn(e.buf)
+	return e.buf[start:len(e.buf):len(e.buf)]
+}
+
+// text appends s and returns its bytes.
+func (e *kafkaEncoder) text(s string) []byte {
+	return e.bytes(func(b []byte) []byte { return append(b, s...) })
+}
+
+// record appends r's encoding and returns it.
+func (e *kafkaEncoder) record(r Record) ([]byte, error) {
+	start := len(e.buf)
+	b, err := appendRecord(e.buf, r)
+	if err != nil {
+		return nil, err
+	}
+	e.buf = b
+	return b[start:len(b):len(b)], nil
+}
+
 // messages encodes r as one message, or as chunks when it is larger than
 // a message; sizes are the messages' estimated sizes in a batch.
-func (k *Kafka) messages(r Record, now time.Time) (msgs []kafka.Record, sizes []int, err error) {
-	data, err := EncodeRecord(r)
+func (k *Kafka) messages(enc *kafkaEncoder, r Record, now time.Time) (msgs []kafka.Record, sizes []int, err error) {
+	data, err := enc.record(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	headers := k.recordHeaders(r)
+	headers := k.recordHeaders(enc, r)
 	overhead := kafkaRecordOverhead + len(k.opts.Cluster) + kafkaChunkHeaders
 	for _, h := range headers {
 		overhead += kafkaHeaderOverhead + len(h.Key) + len(h.Value)
@@ -138,15 +179,21 @@ func (k *Kafka) messages(r Record, now time.Time) (msgs []kafka.Record, sizes []
 		return nil, nil, fmt.Errorf("headers of %d bytes leave no room for data in a %d-byte message", overhead, k.opts.MaxMessageBytes)
 	}
 	n := max(1, (len(data)+room-1)/room)
-	id := []byte(k.idPrefix + "-" + strconv.FormatUint(k.seq.Add(1), 10))
+	seq := k.seq.Add(1)
+	id := enc.bytes(func(b []byte) []byte {
+		return strconv.AppendUint(append(append(b, k.idPrefix...), '-'), seq, 10)
+	})
 	for i := range n {
 		chunk := data[i*room : min((i+1)*room, len(data))]
+		part := enc.bytes(func(b []byte) []byte {
+			return strconv.AppendInt(append(strconv.AppendInt(b, int64(i+1), 10), '/'), int64(n), 10)
+		})
 		h := append(headers[:len(headers):len(headers)],
-			kafka.Header{Key: headerChunk, Value: []byte(strconv.Itoa(i+1) + "/" + strconv.Itoa(n))},
+			kafka.Header{Key: headerChunk, Value: part},
 			kafka.Header{Key: headerRecordID, Value: id})
 		msgs = append(msgs, kafka.Record{
 			Time:    now,
-			Key:     kafka.NewBytes([]byte(k.opts.Cluster)),
+			Key:     kafka.NewBytes(k.key),
 			Value:   kafka.NewBytes(chunk),
 			Headers: h,
 		})
@@ -156,33 +203,38 @@ func (k *Kafka) messages(r Record, now time.Time) (msgs []kafka.Record, sizes []
 }
 
 // recordHeaders returns the headers every message of r carries, without
-// the chunk and record-id headers.
-func (k *Kafka) recordHeaders(r Record) []kafka.Header {
-	h := []kafka.Header{
-		{Key: headerFormat, Value: []byte(kafkaFormat)},
-		{Key: headerKind, Value: []byte(r.Kind.String())},
-		{Key: headerCluster, Value: []byte(k.opts.Cluster)},
-	}
-	add := func(key, value string) {
-		if value != "" {
-			h = append(h, kafka.Header{Key: key, Value: []byte(value)})
+// the chunk and record-id headers. Their values are read-only: the
+// constant ones are shared by every message.
+func (k *Kafka) recordHeaders(enc *kafkaEncoder, r Record) []kafka.Header {
+	h := make([]kafka.Header, 3, 12)
+	h[0] = kafka.Header{Key: headerFormat, Value: k.format}
+	h[1] = kafka.Header{Key: headerKind, Value: enc.text(r.Kind.String())}
+	h[2] = kafka.Header{Key: headerCluster, Value: k.key}
+	add := func(key string, value []byte) {
+		if len(value) > 0 {
+			h = append(h, kafka.Header{Key: key, Value: value})
 		}
 	}
-	add(headerMaster, r.Master)
+	if r.Master != "" {
+		add(headerMaster, enc.text(r.Master))
+	}
 	if !r.GTID.IsZero() {
-		add(headerGTID, r.GTID.String())
+		add(headerGTID, enc.text(r.GTID.String()))
 	}
 	if r.ServerID != 0 {
-		add(headerServerID, strconv.FormatUint(uint64(r.ServerID), 10))
+		add(headerServerID, enc.bytes(func(b []byte) []byte { return strconv.AppendUint(b, uint64(r.ServerID), 10) }))
+	}
+	pos := func(p repl.BinlogPos) []byte {
+		return enc.bytes(func(b []byte) []byte { return strconv.AppendUint(append(append(b, p.File...), ':'), uint64(p.Pos), 10) })
 	}
 	if r.Start.File != "" {
-		add(headerStart, r.Start.File+":"+strconv.FormatUint(uint64(r.Start.Pos), 10))
+		add(headerStart, pos(r.Start))
 	}
 	if r.End.File != "" {
-		add(headerEnd, r.End.File+":"+strconv.FormatUint(uint64(r.End.Pos), 10))
+		add(headerEnd, pos(r.End))
 	}
 	if !r.CommitTime.IsZero() {
-		add(headerCommitTime, r.CommitTime.UTC().Format(time.RFC3339Nano))
+		add(headerCommitTime, enc.bytes(func(b []byte) []byte { return r.CommitTime.UTC().AppendFormat(b, time.RFC3339Nano) }))
 	}
 	return h
 }

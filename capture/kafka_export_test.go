@@ -13,7 +13,7 @@ import (
 // as kafka-go Writer messages: tests write part of a chunk group with a
 // raw writer.
 func (k *Kafka) ChunkMessages(r Record) ([]kafka.Message, error) {
-	recs, _, err := k.messages(r, time.Now())
+	recs, _, err := k.messages(&kafkaEncoder{}, r, time.Now())
 	if err != nil {
 		return nil, err
 	}

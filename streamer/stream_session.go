@@ -236,7 +236,7 @@ func (s *Streamer) syncerConfig(master string, h replication.EventHandler) repli
 		DiscardGTIDSet:          true, // no GTID set clone per XID and query event
 		SynchronousEventHandler: h,
 		EventCacheCount:         1,
-		Dialer:                  dialer.DialContext,
+		Dialer:                  coarseDeadlineDialer(dialer),
 		Logger:                  slog.New(&minLevel{s.log.Handler(), slog.LevelWarn}).With("cluster", s.cfg.Cluster, "component", "go-mysql"),
 	}
 }

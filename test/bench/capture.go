@@ -123,20 +123,37 @@ func (c *capturer) waitFor(ctx context.Context, want repl.GTIDSet, limit time.Du
 
 func (c *capturer) close() error { return c.store.Close() }
 
-// timedStore notes when each transaction's Append returned, once enabled.
+// timedStore notes when each transaction's Append returned, once enabled,
+// and how busy the store was.
 type timedStore struct {
 	capture.Store
 	mu      sync.Mutex
 	durable map[repl.GTID]time.Time // nil: not noting
+	use     storeUse
+}
+
+// storeUse is what the streamer asked of the store: Append calls, the
+// records they held, the time spent in them, and when the first returned.
+type storeUse struct {
+	appends, records int
+	busy             time.Duration
+	first            time.Time
 }
 
 func (s *timedStore) Append(ctx context.Context, recs ...capture.Record) error {
+	began := time.Now()
 	if err := s.Store.Append(ctx, recs...); err != nil {
 		return err
 	}
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.use.appends++
+	s.use.records += len(recs)
+	s.use.busy += now.Sub(began)
+	if s.use.first.IsZero() {
+		s.use.first = now
+	}
 	if s.durable != nil {
 		for _, r := range recs {
 			if _, ok := s.durable[r.GTID]; r.Kind == capture.KindTxn && !ok {
@@ -145,6 +162,15 @@ func (s *timedStore) Append(ctx context.Context, recs ...capture.Record) error {
 		}
 	}
 	return nil
+}
+
+// usage returns what the store did since the last call, and starts over.
+func (s *timedStore) usage() storeUse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.use
+	s.use = storeUse{}
+	return u
 }
 
 func (s *timedStore) note() {

@@ -36,6 +36,8 @@ type catchUpRun struct {
 	txns, rows  int
 	eventBytes  int64
 	decodeError error
+	use         storeUse  // the store's work during the catch-up
+	began       time.Time // the streamer's start
 }
 
 // binlogPos is a file and offset on the primary.
@@ -89,7 +91,10 @@ func catchUp(ctx context.Context, e *env) (*catchUpResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.store.usage() // what priming did is not counted
+		run.began = time.Now()
 		run.took, err = timeCatchUp(ctx, c, endSet)
+		run.use = c.store.usage()
 		if err = errors.Join(err, stopProfile()); err != nil {
 			return nil, err
 		}

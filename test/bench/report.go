@@ -37,6 +37,12 @@ func (r *catchUpResult) print(e *env) {
 			fmt.Printf("  %s: read back and decoded all %d transactions (%d rows, %.1f MB of raw events)\n",
 				run.kind, run.txns, run.rows, float64(run.eventBytes)/mb)
 		}
+		if u := run.use; u.appends > 0 {
+			fmt.Printf("  %s: %d appends of %.0f records on average; the store was busy %.0f%% of the catch-up; "+
+				"the first append returned %.0f ms after the streamer's start\n", run.kind, u.appends,
+				float64(u.records)/float64(u.appends), 100*u.busy.Seconds()/run.took.Seconds(),
+				float64(u.first.Sub(run.began).Microseconds())/1000)
+		}
 	}
 	fmt.Println("  MB/s is binlog bytes of the range per second for both; capture/raw is raw time / capture time (target >= 0.8).")
 }
