@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +38,33 @@ type Decision struct {
 // x.decisions.jsonl.
 func DecisionsPath(jsonPath string) string {
 	return strings.TrimSuffix(jsonPath, ".json") + ".decisions.jsonl"
+}
+
+// ErrReviewBusy is returned by LockDecisions when another reviewer holds
+// the report's decisions lock.
+var ErrReviewBusy = errors.New("another recoup review is resolving a conflict of this report")
+
+// LockDecisions takes the report's decisions lock (an exclusive flock on
+// <report>.decisions.lock, created if missing) for one resolve: read the
+// decisions, re-check and apply, record. Two reviewers cannot then both
+// apply the same conflict. It does not wait: a held lock is
+// ErrReviewBusy. The lock ends with unlock, or with the process.
+func LockDecisions(jsonPath string) (unlock func(), err error) {
+	path := strings.TrimSuffix(jsonPath, ".json") + ".decisions.lock"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("opening the decisions lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (%s is locked): try again when it has finished", ErrReviewBusy, path)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	// Closing the descriptor releases the flock; nothing was written to
+	// it, so a close error loses nothing.
+	return func() { _ = f.Close() }, nil
 }
 
 // ReadDecisions loads a report's decisions by conflict number (the last

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -325,4 +326,21 @@ func TestTxnRefuses(t *testing.T) {
 			t.Errorf("%s: Txn error %v, want %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+func TestLockDecisions(t *testing.T) {
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	unlock, err := LockDecisions(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LockDecisions(jsonPath); !errors.Is(err, ErrReviewBusy) {
+		t.Fatalf("a second lock while the first is held: %v, want ErrReviewBusy", err)
+	}
+	unlock()
+	unlock2, err := LockDecisions(jsonPath)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	unlock2()
 }

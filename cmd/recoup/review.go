@@ -316,7 +316,12 @@ func reviewResolve(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	r, decisions, err := loadReview(a.report)
+	unlock, err := report.LockDecisions(a.report)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, decisions, err := loadReview(a.report) // read under the lock
 	if err != nil {
 		return err
 	}

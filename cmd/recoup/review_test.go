@@ -66,6 +66,16 @@ func TestReviewResolve(t *testing.T) {
 	wantRow(t, db, 3, before3)
 	review(t, []string{"already resolved"}, "resolve", "--report", jsonPath, "1", "--discard")
 	wantListed(t, jsonPath, "2", "4")
+	// A second reviewer working on the report meanwhile is turned away.
+	before4 := readAcct(t, db, 4)
+	unlock, err := report.LockDecisions(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	review(t, []string{"another recoup review is resolving a conflict of this report"}, "resolve", "--report", jsonPath, "4", "--apply", "--config", cfg)
+	unlock()
+	wantRow(t, db, 4, before4)
+	wantListed(t, jsonPath, "2", "4")
 
 	review(t, nil, "resolve", "--report", jsonPath, "4", "--apply", "--config", cfg)
 	wantRow(t, db, 4, after4)
