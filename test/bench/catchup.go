@@ -37,6 +37,7 @@ type catchUpRun struct {
 	eventBytes  int64
 	decodeError error
 	use         storeUse  // the store's work during the catch-up
+	cpu         cpuUse    // CPU time used during the catch-up
 	began       time.Time // the streamer's start
 }
 
@@ -93,7 +94,9 @@ func catchUp(ctx context.Context, e *env) (*catchUpResult, error) {
 		}
 		c.store.usage() // what priming did is not counted
 		run.began = time.Now()
+		cpu0 := e.cpuNow()
 		run.took, err = timeCatchUp(ctx, c, endSet)
+		run.cpu = e.cpuNow().since(cpu0)
 		run.use = c.store.usage()
 		if err = errors.Join(err, stopProfile()); err != nil {
 			return nil, err
