@@ -44,7 +44,9 @@
 // latest snapshot plus the DDL of the transactions after it, never from
 // the live server, which may be ahead of the backlog; only an empty log
 // (or one without snapshots) is seeded from the live server (SHOW CREATE
-// TABLE parsed with the TiDB parser). DDL the parser rejects or cannot
+// TABLE parsed with the TiDB parser). A seed read from a master already
+// past the captured position stays uncertain until the stream passes the
+// point it was read at with no DDL on the way (schema_seed.go). DDL the parser rejects or cannot
 // apply for sure is read from information_schema; the result is trusted
 // only when the master has written nothing after the DDL, otherwise the
 // table is marked uncertain (TableSchema.Uncertain in the snapshot) with

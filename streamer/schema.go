@@ -42,6 +42,9 @@ type schemaHistory struct {
 	at func() repl.GTIDSet
 	// changed is set by every DDL applied: the pump then writes a snapshot.
 	changed bool
+	// check follows a seed read from a master past the captured position,
+	// nil when there is none or once it is decided.
+	check *seedCheck
 }
 
 type tableKey struct{ schema, name string }
@@ -131,6 +134,9 @@ func (h *schemaHistory) fallback(ctx context.Context, k tableKey) error {
 // when the table is neither in the history nor on the server. A captured
 // table the history lacks is read from information_schema now.
 func (h *schemaHistory) lookup(ctx context.Context, schema, name string) (*repl.Table, error) {
+	if h.check != nil && !h.check.passed {
+		h.checkPassed()
+	}
 	k := tableKey{schema, name}
 	if e, ok := h.tables[k]; ok {
 		return &e.t, nil
@@ -160,6 +166,16 @@ func (h *schemaHistory) applyDDLAt(ctx context.Context, schema, query string, at
 // applyDDL brings the history past one query event. Statements that do not
 // change a captured table's columns or unique keys are ignored.
 func (h *schemaHistory) applyDDL(ctx context.Context, schema, query string) error {
+	if h.check == nil {
+		return h.applyQuery(ctx, schema, query)
+	}
+	c := h.checkQuery()
+	err := h.applyQuery(ctx, schema, query)
+	h.warnUnproven(c)
+	return err
+}
+
+func (h *schemaHistory) applyQuery(ctx context.Context, schema, query string) error {
 	h.missing = map[tableKey]bool{}
 	h.changed = true
 	stmts, _, err := h.parser.Parse(query, "", "")

@@ -53,11 +53,7 @@ func (h *schemaHistory) reseed(ctx context.Context) error {
 	if err := h.seed(ctx); err != nil {
 		return err
 	}
-	keys := make([]tableKey, 0, len(h.tables))
-	for k := range h.tables {
-		keys = append(keys, k)
-	}
-	return h.checkCertain(ctx, keys, "DDL whose tables cannot be told")
+	return h.checkCertain(ctx, h.keys(), "DDL whose tables cannot be told")
 }
 
 // checkCertain marks keys uncertain unless the master's position, read
@@ -72,25 +68,11 @@ func (h *schemaHistory) checkCertain(ctx context.Context, keys []tableKey, why s
 		return fmt.Errorf("checking that the schema read from information_schema is not ahead: %w", err)
 	}
 	if cur.Subset(at) {
-		for _, k := range keys {
-			if e, ok := h.tables[k]; ok && e.uncertain {
-				c := *e
-				c.uncertain = false
-				h.tables[k] = &c
-			}
-		}
+		h.setUncertain(keys, false)
 		return nil
 	}
-	for _, k := range keys {
-		e, ok := h.tables[k]
-		if ok && !e.uncertain {
-			c := *e
-			c.uncertain = true
-			h.tables[k] = &c
-		}
-	}
-	h.log.Warn("schema read from the live server, which has run transactions since: it may include later DDL, "+
-		"the table's schema is recorded as uncertain", "cluster", h.cluster, "tables", fmt.Sprint(keys),
+	h.setUncertain(keys, true)
+	h.log.Warn(uncertainMsg, "cluster", h.cluster, "tables", fmt.Sprint(keys),
 		"reason", why, "gtid", at.String(), "master_gtid", cur.String())
 	return nil
 }

@@ -246,7 +246,7 @@ func TestUncertainMariaDB(t *testing.T) {
 			s := testStreamer(t, dmlTxn(t, 1))
 			hh := newHistory(db, repl.MariaDB, func(s string) bool { return s == "app" }, testLogger(t), "test")
 			fresh, _, err := s.loadHistory(ctx, hh, resume{ok: true, pos: at, after: at})
-			if err != nil || !fresh {
+			if err != nil || fresh == tc.moveOn { // a seed from a master moved on waits for its check (schema_seed.go)
 				t.Fatalf("%s: loadHistory = %v, fresh %v", tc.name, err, fresh)
 			}
 			if got := uncertainOf(hh); got != tc.want {

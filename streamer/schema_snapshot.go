@@ -56,7 +56,9 @@ func (h *schemaHistory) snapshotRecord(rec capture.Record) capture.Record {
 // KindSchema record, then the DDL of the transactions after it (a batch
 // whose snapshot did not become durable with its DDL). fresh reports that
 // the log holds no snapshot of this history: the session writes one after
-// its first transaction.
+// its first transaction. A seed read from a master already past the
+// position is not fresh: it is written once the stream has shown it
+// exact, or has shown it may not be (seedCheck).
 func (s *Streamer) loadHistory(ctx context.Context, hist *schemaHistory, res resume) (fresh bool, since int, err error) {
 	if res.ok {
 		snap, after, n, found, err := s.latestSnapshot(ctx)
@@ -78,10 +80,14 @@ func (s *Streamer) loadHistory(ctx context.Context, hist *schemaHistory, res res
 	}
 	pos := res.pos
 	hist.at = func() repl.GTIDSet { return pos }
-	if err := hist.reseed(ctx); err != nil {
+	pending, err := hist.seedAt(ctx)
+	if err != nil {
 		return false, 0, fmt.Errorf("seeding the schema history: %w", err)
 	}
-	return true, 0, nil
+	// A seed still to be proven is written once it is (seedCheck): a
+	// session ending before that leaves no snapshot, and the next one
+	// seeds again.
+	return !pending, 0, nil
 }
 
 // latestSnapshot finds the log's last KindSchema record, reading back from

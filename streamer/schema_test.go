@@ -232,3 +232,33 @@ func FuzzParseEnumMembers(f *testing.F) {
 		}
 	})
 }
+
+// TestBenchDDLFromText: the DDL the capture benchmark runs (sysbench
+// oltp_write_only prepare, then test/bench's lag table), byte for byte,
+// is applied from its text: no server read (the pool cannot connect).
+func TestBenchDDLFromText(t *testing.T) {
+	const row = "id:int(11,0)! k:int(11,0)! c:char(120,0)!@utf8mb4/utf8mb4_general_ci pad:char(60,0)!@utf8mb4/utf8mb4_general_ci | pk=id"
+	steps := []struct{ ddl, table, want string }{
+		{"CREATE TABLE sbtest1(\n  id INTEGER NOT NULL AUTO_INCREMENT,\n  k INTEGER DEFAULT '0' NOT NULL,\n" +
+			"  c CHAR(120) DEFAULT '' NOT NULL,\n  pad CHAR(60) DEFAULT '' NOT NULL,\n  PRIMARY KEY (id)\n) /*! ENGINE = innodb */ ",
+			"sbtest1", row},
+		{"CREATE INDEX k_1 ON sbtest1(k)", "sbtest1", row},
+		{"CREATE TABLE IF NOT EXISTS sbtest.lag (id BIGINT AUTO_INCREMENT PRIMARY KEY,\n\t\tv INT NOT NULL, c CHAR(120) NOT NULL)",
+			"lag", "id:bigint(20,0)! v:int(11,0)! c:char(120,0)!@utf8mb4/utf8mb4_general_ci | pk=id"},
+	}
+	h := noServerHistory(t)
+	h.captures = func(s string) bool { return s == "sbtest" }
+	h.dbDflt["sbtest"] = h.dbDflt["app"]
+	for _, st := range steps {
+		if err := h.applyDDL(context.Background(), "sbtest", st.ddl); err != nil {
+			t.Fatalf("%q: %v", st.ddl, err)
+		}
+		e, ok := h.tables[tableKey{"sbtest", st.table}]
+		switch {
+		case !ok:
+			t.Errorf("%q: %s not in the history", st.ddl, st.table)
+		case e.uncertain || describeTable(e.t) != st.want:
+			t.Errorf("%q: %s uncertain %v:\n got %s\nwant %s", st.ddl, st.table, e.uncertain, describeTable(e.t), st.want)
+		}
+	}
+}
