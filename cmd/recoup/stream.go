@@ -38,6 +38,7 @@ func runStream(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, cfg.Log)
+	log.Debug("garbage collector target", "gc_percent", streamer.TuneGC())
 	token, err := cfg.Admin.Token()
 	if err != nil {
 		return err
