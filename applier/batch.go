@@ -18,32 +18,27 @@ import (
 // transaction of the batch's first transaction, so they stay locked until
 // that one commits or rolls back; the later transactions of the batch rely
 // on the fence (read_only=ON: only privileged users can write).
-func (e *engine) batch(ctx context.Context, st *conflict.State, items []item, dry bool) error {
-	txns := make([]repl.Txn, len(items))
-	for i := range items {
-		txns[i] = items[i].txn
-	}
-	need := st.NeededKeys(txns)
+func (e *engine) batch(ctx context.Context, st *conflict.State, w *work, dry bool) error {
 	var q querier = e.sess.conn
 	var first *dbTxn
 	if !dry {
 		var err error
-		if first, err = e.beginFor(ctx, &items[0]); err != nil {
+		if first, err = e.beginFor(ctx, &w.items[0]); err != nil {
 			return err
 		}
 		q = first.tx
 	}
 	t := time.Now()
-	cur, err := fetchCurrent(ctx, q, e.opts.Flavor, need, !dry)
+	cur, err := fetchPlanned(ctx, q, e.opts.Flavor, w.need, w.sels)
 	e.res.Timings.FetchMS += ms(time.Since(t))
 	if err != nil {
 		e.abandon(first)
 		return err
 	}
 	if dry || e.opts.Policy == conflict.PolicyAbort {
-		return e.decideThenRun(ctx, st, items, txns, need, cur, first, dry)
+		return e.decideThenRun(ctx, st, w.items, w.txns, w.need, cur, first, dry)
 	}
-	return e.decideWhileRunning(ctx, st, items, txns, need, cur, first)
+	return e.decideWhileRunning(ctx, st, w.items, w.txns, w.need, cur, first)
 }
 
 // decideThenRun decides the whole batch, then carries out the plan: a dry
@@ -58,7 +53,8 @@ func (e *engine) decideThenRun(ctx context.Context, st *conflict.State, items []
 		return err
 	}
 	for i := range plan.Txns {
-		if err := e.carryOut(ctx, &items[i], &txns[i], &plan.Txns[i], first, dry); err != nil {
+		d := &plan.Txns[i]
+		if err := e.carryOut(ctx, &items[i], d, txnResult(items[i].rec.Offset, &txns[i], d), first, dry); err != nil {
 			return err
 		}
 		first = nil // the first transaction is committed or rolled back now
@@ -66,27 +62,44 @@ func (e *engine) decideThenRun(ctx context.Context, st *conflict.State, items []
 	return nil
 }
 
+// decided is one decision and its report entry, as the planner goroutine
+// hands them over.
+type decided struct {
+	d *conflict.TxnDecision
+	r TxnResult
+}
+
 // decideWhileRunning decides the batch in a goroutine and applies each
 // transaction as soon as it is decided, so the server replays the batch's
-// first transactions while the planner works on the next ones. The State
+// first transactions while the planner works on the next ones (and writes
+// their report entries: nothing but the replay waits for the server). The State
 // is only touched by that goroutine until it returns; a failed
-// application stops the run (the later decisions are void, as ever).
+// application stops the run (the later decisions are void, as ever). Once
+// the whole batch ran, the State forgets its simulated effects
+// (State.Executed): the next batch's rows are read from the new master.
 func (e *engine) decideWhileRunning(ctx context.Context, st *conflict.State, items []item, txns []repl.Txn,
 	need []conflict.Fetch, cur conflict.Current, first *dbTxn) error {
-	ready := make(chan *conflict.TxnDecision, len(txns)) // never blocks the planner
+	ready := make(chan decided, len(txns)) // never blocks the planner
 	var derr error
 	var took time.Duration
 	go func() {
 		defer close(ready)
 		t := time.Now()
-		_, derr = st.DecideEach(txns, need, cur, func(_ int, d *conflict.TxnDecision) { ready <- d })
+		tn := e.cpu.turn()
+		tn.take()
+		_, derr = st.DecideEach(txns, need, cur, func(i int, d *conflict.TxnDecision) {
+			ready <- decided{d: d, r: txnResult(items[i].rec.Offset, &txns[i], d)}
+			tn.pause() // between transactions, the producer may have its turn
+			tn.take()
+		})
+		tn.drop()
 		took = time.Since(t)
 	}()
 	var err error
 	i := 0
-	for d := range ready {
+	for x := range ready {
 		if err == nil {
-			err = e.carryOut(ctx, &items[i], &txns[i], d, first, false)
+			err = e.carryOut(ctx, &items[i], x.d, x.r, first, false)
 			first = nil
 		}
 		i++
@@ -96,13 +109,16 @@ func (e *engine) decideWhileRunning(ctx context.Context, st *conflict.State, ite
 		e.abandon(first)
 		return derr
 	}
+	if err == nil {
+		st.Executed() // the next batch's rows are read after this one ran
+	}
 	return err
 }
 
-// carryOut records one decision and, unless dry, executes it. open is the
-// DB transaction already begun for it (the batch's first), or nil.
-func (e *engine) carryOut(ctx context.Context, it *item, txn *repl.Txn, d *conflict.TxnDecision, open *dbTxn, dry bool) error {
-	r := txnResult(it.rec.Offset, txn, d)
+// carryOut records one decision, with r its report entry (txnResult),
+// and, unless dry, executes it. open is the DB transaction already begun
+// for it (the batch's first), or nil.
+func (e *engine) carryOut(ctx context.Context, it *item, d *conflict.TxnDecision, r TxnResult, open *dbTxn, dry bool) error {
 	var err error
 	if !dry {
 		err = e.execute(ctx, it, d, &r, open)
@@ -157,7 +173,7 @@ func (e *engine) execute(ctx context.Context, it *item, d *conflict.TxnDecision,
 // refuses the original GTID at COMMIT (a write slipped in since it was
 // set), it replays it once more under a new GTID.
 func (e *engine) apply(ctx context.Context, it *item, d *conflict.TxnDecision, r *TxnResult, open *dbTxn) error {
-	if open == nil && d.Verdict == conflict.Apply && e.opts.Flavor == repl.MariaDB && len(it.replay) == 1 {
+	if open == nil && d.Verdict == conflict.Apply && it.seqFor != "" {
 		return e.applyAlone(ctx, it, r)
 	}
 	t := open
@@ -203,7 +219,7 @@ func (e *engine) applyAlone(ctx context.Context, it *item, r *TxnResult) error {
 	if err := e.sess.installFDE(ctx, it.rec.FormatDesc); err != nil {
 		return fmt.Errorf("transaction %s: %w", it.rec.GTID, err)
 	}
-	newGTID, err := e.sess.autocommit(ctx, it.rec.GTID, it.replay[0], false)
+	newGTID, err := e.sess.autocommit(ctx, it.rec.GTID, it.replay[0], it.seqFor, false)
 	if err != nil {
 		return err
 	}

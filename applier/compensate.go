@@ -39,6 +39,7 @@ type engine struct {
 	ex    *executed
 	start int64
 	res   *Result
+	cpu   cpuShare // of the producer and the planner
 	// tables holds one *repl.Table per distinct schema seen in the run:
 	// changes of every transaction point at it, so the planner compares
 	// schemas by pointer instead of rebuilding signatures for every row.
@@ -57,7 +58,7 @@ func run(ctx context.Context, db *sql.DB, store capture.Store, opts Options, dry
 		return nil, err
 	}
 	defer sess.close()
-	e := &engine{opts: opts, log: log, sess: sess, store: store, res: res}
+	e := &engine{opts: opts, log: log, sess: sess, store: store, res: res, cpu: newCPUShare()}
 	err = e.prepare(ctx, dry)
 	if err == nil {
 		err = e.passes(ctx, dry)
@@ -133,8 +134,9 @@ func abortEarlier(txns []TxnResult) {
 }
 
 // pass handles the missing transactions batch by batch, in log order.
-// A producer goroutine (see produce) reads and decodes the next batches
-// while this one fetches, decides and applies the current one; the
+// A producer goroutine (see produce) reads and decodes the next batches,
+// and lists and writes what to read for them, while this one fetches,
+// decides and applies the current one; the
 // decisions stay sequential, so the conflict State sees every earlier
 // batch's effects before it decides the next.
 func (e *engine) pass(ctx context.Context, dry bool) error {
@@ -144,20 +146,20 @@ func (e *engine) pass(ctx context.Context, dry bool) error {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []item, pipelineDepth)
+	batches := make(chan *work, pipelineDepth)
 	perr := make(chan error, 1)
-	go func() { perr <- e.produce(pctx, batches) }()
+	go func() { perr <- e.produce(pctx, batches, dry) }()
 	var runErr error
-	for b := range batches {
+	for w := range batches {
 		if runErr != nil {
 			continue // drain until the producer sees the cancel
 		}
-		for i := range b {
-			if b[i].collision != nil {
-				e.res.Collisions = append(e.res.Collisions, *b[i].collision)
+		for i := range w.items {
+			if w.items[i].collision != nil {
+				e.res.Collisions = append(e.res.Collisions, *w.items[i].collision)
 			}
 		}
-		if runErr = e.batch(ctx, st, b, dry); runErr != nil {
+		if runErr = e.batch(ctx, st, w, dry); runErr != nil {
 			cancel()
 		}
 	}

@@ -80,12 +80,20 @@ func checkSourceWins(t *testing.T, s *scenario) {
 
 // checkCompensated: after the interrupted run, the rest is applied with
 // the original GTIDs, except L9 and L10 (conflict, and depends on it).
+// Batches of 3 (L4-L6, L7-L9, L10-L12) put L10 in the batch after L9's, so
+// the dependency must survive the planner forgetting the effects of the
+// batches already applied (conflict.State.Executed).
 func checkCompensated(t *testing.T, s *scenario) {
 	ctx := t.Context()
-	res := s.compensate(t, ctx, Options{})
+	res := s.compensate(t, ctx, Options{BatchTxns: 3})
 	want := Counts{Missing: 9, Applied: 7, Conflicts: 2, Rows: res.Counts.Rows}
 	if res.Counts != want {
 		t.Errorf("counts = %+v, want %+v", res.Counts, want)
+	}
+	for _, tr := range res.Txns {
+		if tr.GTID == s.lost[9].GTID.String() && tr.DependsOn != s.lost[8].GTID.String() {
+			t.Errorf("L10 depends on %q, want L9 %s", tr.DependsOn, s.lost[8].GTID)
+		}
 	}
 	have := binlogGTIDs(t, s.nm)
 	for i, rec := range s.lost {

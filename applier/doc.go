@@ -53,9 +53,10 @@
 //
 // Missing transactions are decoded (streamer.DecodeTxn), and their BINLOG
 // statements built, by a producer goroutine that reads the capture log up
-// to two batches (Options.BatchTxns) ahead of the one being applied; the
-// batches are then fetched, decided and applied in order. For each batch, conflict.State.NeededKeys
-// lists the key images to read; per table one
+// to two batches (Options.BatchTxns) ahead of the one being applied, and
+// lists each batch's key images (conflict.KeyLister, the same list as
+// conflict.State.NeededKeys) and writes its SELECTs; the batches are then
+// fetched, decided and applied in order. Per table one
 //
 //	SELECT cols FROM db.t WHERE (k1, k2) IN ((?, ?), ...) OR u IN (?, ...) FOR UPDATE
 //
@@ -78,7 +79,11 @@
 // each transaction is applied as soon as it is decided (DecideEach), so
 // the server replays the batch's first transactions while the planner
 // checks the next ones; under policy abort, and in a dry run, the whole
-// batch is decided first.
+// batch is decided first. After a batch ran, the planner forgets its
+// simulated effects (conflict.State.Executed): the next batch's rows are
+// read from the new master, which holds them. The producer and the
+// planner together compute on at most GOMAXPROCS-1 Ps (cpuShare), so the
+// goroutine that talks to the new master answers each reply at once.
 //
 // # Replay
 //

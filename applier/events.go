@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/recoup-dev/recoup/capture"
 )
@@ -71,8 +72,24 @@ type binlogStatement []byte
 // SQL is the statement text. Base64 has no quote or backslash, so the
 // payload cannot escape the literal; it is the server's own replay format
 // (what mariadb-binlog prints), not a formatted value.
-func (b binlogStatement) SQL() string {
-	return "BINLOG '" + base64.StdEncoding.EncodeToString(b) + "'"
+func (b binlogStatement) SQL() string { return b.sqlAfter("") }
+
+// sqlAfter is prefix followed by SQL(), written in one allocation: the
+// payloads run to megabytes.
+func (b binlogStatement) sqlAfter(prefix string) string {
+	var s strings.Builder
+	s.Grow(len(prefix) + len("BINLOG ''") + base64.StdEncoding.EncodedLen(len(b)))
+	s.WriteString(prefix)
+	s.WriteString("BINLOG '")
+	var chunk [1024]byte // base64 of 768 bytes: whole 3-byte groups but the last
+	for len(b) > 0 {
+		n := min(len(b), 768)
+		base64.StdEncoding.Encode(chunk[:], b[:n])
+		s.Write(chunk[:base64.StdEncoding.EncodedLen(n)])
+		b = b[n:]
+	}
+	s.WriteByte('\'')
+	return s.String()
 }
 
 // fdeStatement is the BINLOG statement that installs a format description
@@ -89,8 +106,13 @@ func fdeStatement(fde []byte) (binlogStatement, error) {
 // event with STMT_END_F), as mariadb-binlog does. Query events other than
 // BEGIN/COMMIT, and statement-format events, cannot be replayed: error.
 func replayStatements(rec capture.Record) ([]binlogStatement, error) {
+	size := 0
+	for _, raw := range rec.Events {
+		size += len(raw)
+	}
+	buf := make([]byte, 0, size) // the statements are consecutive pieces of it
+	start := 0
 	var out []binlogStatement
-	var cur bytes.Buffer
 	for i, raw := range rec.Events {
 		if len(raw) < eventHeaderBytes {
 			return nil, fmt.Errorf("event %d of %s is %d bytes, shorter than a header", i, rec.GTID, len(raw))
@@ -109,14 +131,14 @@ func replayStatements(rec capture.Record) ([]binlogStatement, error) {
 		case t != evTableMap && !isRowsEvent(t):
 			return nil, fmt.Errorf("event %d of %s has type %d, which the applier does not replay", i, rec.GTID, t)
 		}
-		cur.Write(raw)
+		buf = append(buf, raw...)
 		if flags, ok := eventFlags16(raw); ok && isRowsEvent(t) && flags&rowsStmtEndFlag != 0 {
-			out = append(out, binlogStatement(bytes.Clone(cur.Bytes())))
-			cur.Reset()
+			out = append(out, binlogStatement(buf[start:len(buf):len(buf)]))
+			start = len(buf)
 		}
 	}
-	if cur.Len() > 0 {
-		out = append(out, binlogStatement(bytes.Clone(cur.Bytes())))
+	if len(buf) > start {
+		out = append(out, binlogStatement(buf[start:]))
 	}
 	return out, nil
 }

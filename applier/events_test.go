@@ -149,3 +149,23 @@ func FuzzGTIDOfInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestBinlogStatementText checks the chunked base64 writer against the
+// standard encoding around its 768-byte chunks, with and without the SET
+// STATEMENT prefix.
+func TestBinlogStatementText(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 767, 768, 769, 1535, 1536, 1537, 5000} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*31 + n)
+		}
+		want := "BINLOG '" + base64.StdEncoding.EncodeToString(b) + "'"
+		if got := binlogStatement(b).SQL(); got != want {
+			t.Errorf("%d bytes: SQL() = %.60q..., want %.60q...", n, got, want)
+		}
+		prefix := mariadbSeqPrefix(uint64(n))
+		if got := binlogStatement(b).sqlAfter(prefix); got != mariadbSeqFor(uint64(n), want) {
+			t.Errorf("%d bytes: sqlAfter differs from mariadbSeqFor", n)
+		}
+	}
+}

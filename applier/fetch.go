@@ -40,7 +40,11 @@ type keyImage struct {
 // A WholeRow set matches null-safely: (c1 <=> ? AND c2 <=> ? ...) OR ....
 // More than maxFetchParams placeholders are split into several statements.
 func buildSelects(f conflict.Fetch, forUpdate bool) []selectStmt {
-	var all []keyImage
+	n := 0
+	for i := range f.Sets {
+		n += len(f.Sets[i].Images)
+	}
+	all := make([]keyImage, 0, n)
 	for i := range f.Sets {
 		for _, img := range f.Sets[i].Images {
 			all = append(all, keyImage{set: &f.Sets[i], img: img})
@@ -177,9 +181,19 @@ func expand(t *repl.Table, cols []int, img repl.Row) repl.Row {
 // match its key images, converted exactly into repl values (see
 // valueOf). Each physical row is returned once.
 func fetchCurrent(ctx context.Context, q querier, flavor repl.Flavor, need []conflict.Fetch, forUpdate bool) (conflict.Current, error) {
+	sels := make([][]selectStmt, len(need))
+	for i, f := range need {
+		sels[i] = buildSelects(f, forUpdate)
+	}
+	return fetchPlanned(ctx, q, flavor, need, sels)
+}
+
+// fetchPlanned is fetchCurrent with the SELECTs already written:
+// sels[i] = buildSelects(need[i], forUpdate).
+func fetchPlanned(ctx context.Context, q querier, flavor repl.Flavor, need []conflict.Fetch, sels [][]selectStmt) (conflict.Current, error) {
 	cur := make(conflict.Current, len(need))
-	for _, f := range need {
-		rows, err := fetchTable(ctx, q, flavor, f, forUpdate)
+	for i, f := range need {
+		rows, err := fetchTable(ctx, q, flavor, f, sels[i])
 		if err != nil {
 			return nil, fmt.Errorf("reading current rows of %s: %w", f.Table.QualifiedName(), err)
 		}
@@ -188,8 +202,7 @@ func fetchCurrent(ctx context.Context, q querier, flavor repl.Flavor, need []con
 	return cur, nil
 }
 
-func fetchTable(ctx context.Context, q querier, flavor repl.Flavor, f conflict.Fetch, forUpdate bool) ([]repl.Row, error) {
-	stmts := buildSelects(f, forUpdate)
+func fetchTable(ctx context.Context, q querier, flavor repl.Flavor, f conflict.Fetch, stmts []selectStmt) ([]repl.Row, error) {
 	var out []repl.Row
 	var seen map[conflict.Key]bool
 	if len(stmts) > 1 && f.Table.KeyColumns() != nil {

@@ -45,8 +45,11 @@ func mariadbSeq(seq uint64) string {
 // mariadbSeqFor runs q (one statement that commits in autocommit mode)
 // as the transaction with sequence number seq, in one round trip: SET
 // STATEMENT sets gtid_seq_no for q alone and restores it after.
-func mariadbSeqFor(seq uint64, q string) string {
-	return "SET STATEMENT gtid_seq_no = " + strconv.FormatUint(seq, 10) + " FOR " + q
+func mariadbSeqFor(seq uint64, q string) string { return mariadbSeqPrefix(seq) + q }
+
+// mariadbSeqPrefix is what mariadbSeqFor puts before q.
+func mariadbSeqPrefix(seq uint64) string {
+	return "SET STATEMENT gtid_seq_no = " + strconv.FormatUint(seq, 10) + " FOR "
 }
 
 // mariadbNoSeq clears a sequence number the rolled-back (never binlogged)

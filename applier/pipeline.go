@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"github.com/recoup-dev/recoup/capture"
+	"github.com/recoup-dev/recoup/conflict"
 	"github.com/recoup-dev/recoup/repl"
 	"github.com/recoup-dev/recoup/streamer"
 )
@@ -19,18 +20,33 @@ const pipelineDepth = 2
 // item is one missing transaction, decoded, with its replay statements
 // prepared ahead by the producer.
 type item struct {
-	rec       capture.Record
-	txn       repl.Txn
-	replay    []string   // the BINLOG statements (replayStatements), nil when stmtErr
+	rec    capture.Record
+	txn    repl.Txn
+	replay []string // the BINLOG statements (replayStatements), nil when replayErr
+	// seqFor is, for a MariaDB transaction of one BINLOG statement, that
+	// statement under its GTID's sequence number (mariadbSeqFor), which
+	// session.autocommit runs; replay[0] is its tail, sharing its bytes.
+	seqFor    string
 	replayErr error      // why the row events cannot be replayed
 	collision *Collision // the new master used this GTID's sequence number
 }
 
+// work is one batch as the producer hands it over: its transactions,
+// decoded, and what to read for them, listed and written ahead, since none
+// of it depends on the new master's rows.
+type work struct {
+	items []item
+	txns  []repl.Txn       // items' transactions, in order
+	need  []conflict.Fetch // the keys to read (conflict.KeyLister)
+	sels  [][]selectStmt   // per need entry, the SELECTs that read them
+}
+
 // produce reads the capture log from the start offset, keeps the missing
 // transactions, decodes them and sends them in batches of BatchTxns on out,
-// which it closes. It is the only goroutine that touches the reader and
-// e.tables during a pass.
-func (e *engine) produce(ctx context.Context, out chan<- []item) error {
+// which it closes, with their keys listed and SELECTs written (FOR UPDATE
+// unless dry). It is the only goroutine that touches the reader and
+// e.tables during a pass. It computes only with its turn of e.cpu.
+func (e *engine) produce(ctx context.Context, out chan<- *work, dry bool) error {
 	defer close(out)
 	r, err := e.store.ReadFrom(ctx, e.start)
 	if err != nil {
@@ -38,9 +54,15 @@ func (e *engine) produce(ctx context.Context, out chan<- []item) error {
 	}
 	reader := capture.Dedupe(r)
 	defer reader.Close()
+	keys := conflict.NewKeyLister()
+	tn := e.cpu.turn()
+	defer tn.drop()
 	send := func(b []item) error {
+		tn.take()
+		w := planWork(keys, b, !dry)
+		tn.drop() // the send may wait for the applier
 		select {
-		case out <- b:
+		case out <- w:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -48,6 +70,8 @@ func (e *engine) produce(ctx context.Context, out chan<- []item) error {
 	}
 	batch := make([]item, 0, e.opts.BatchTxns)
 	for {
+		// The share may stay taken across Next: it returns io.EOF at the
+		// log's current end and never waits for new records.
 		rec, err := reader.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
@@ -58,7 +82,9 @@ func (e *engine) produce(ctx context.Context, out chan<- []item) error {
 		if rec.Kind != capture.KindTxn || e.ex.has(rec.GTID) {
 			continue
 		}
+		tn.take()
 		it, err := e.decode(rec)
+		tn.pause()
 		if err != nil {
 			return err
 		}
@@ -75,6 +101,21 @@ func (e *engine) produce(ctx context.Context, out chan<- []item) error {
 	return send(batch)
 }
 
+// planWork lists a batch's keys and writes the SELECTs that read them.
+func planWork(keys *conflict.KeyLister, items []item, forUpdate bool) *work {
+	w := &work{items: items, txns: make([]repl.Txn, len(items))}
+	for i := range items {
+		w.txns[i] = items[i].txn
+	}
+	w.need = keys.NeededKeys(w.txns)
+	w.sels = make([][]selectStmt, len(w.need))
+	for i, f := range w.need {
+		w.sels[i] = buildSelects(f, forUpdate)
+	}
+	return w
+}
+
+// decode decodes rec and prepares its replay statements.
 func (e *engine) decode(rec capture.Record) (item, error) {
 	it := item{rec: rec}
 	if o, ok := e.ex.collision(rec.GTID); ok {
@@ -97,22 +138,35 @@ func (e *engine) decode(rec capture.Record) (item, error) {
 		seen[c.Table], c.Table = canon, canon
 	}
 	it.txn = txn
-	stmts, err := replayStatements(rec)
+	e.replayText(&it)
+	return it, nil
+}
+
+// replayText writes it's BINLOG statements, or why there are none.
+func (e *engine) replayText(it *item) {
+	stmts, err := replayStatements(it.rec)
 	if err != nil {
 		it.replayErr = err
-		return it, nil
+		return
 	}
+	var parts []binlogStatement
 	for _, st := range stmts {
-		parts, err := splitForPacket(st, e.sess.maxPacket)
+		p, err := splitForPacket(st, e.sess.maxPacket)
 		if err != nil {
-			it.replayErr = fmt.Errorf("transaction %s: %w", rec.GTID, err)
-			return it, nil
+			it.replayErr = fmt.Errorf("transaction %s: %w", it.rec.GTID, err)
+			return
 		}
-		for _, p := range parts {
-			it.replay = append(it.replay, p.SQL())
-		}
+		parts = append(parts, p...)
 	}
-	return it, nil
+	if len(parts) == 1 && e.opts.Flavor == repl.MariaDB {
+		prefix := mariadbSeqPrefix(it.rec.GTID.Seq)
+		it.seqFor = parts[0].sqlAfter(prefix)
+		it.replay = []string{it.seqFor[len(prefix):]}
+		return
+	}
+	for _, p := range parts {
+		it.replay = append(it.replay, p.SQL())
+	}
 }
 
 // canonical returns the run's pointer for a schema equal to t.

@@ -1,7 +1,6 @@
 package applier
 
 import (
-	"cmp"
 	"slices"
 
 	"github.com/recoup-dev/recoup/repl"
@@ -29,30 +28,40 @@ func integerRuns(imgs []keyImage) (runs []intRun, rest []repl.Value, ok bool) {
 	if kind != repl.KindInt && kind != repl.KindUint {
 		return nil, nil, false
 	}
-	vals := make([]repl.Value, len(imgs))
+	// The values as uint64s in their numeric order: a signed value's two's
+	// complement bits with the sign bit flipped.
+	var flip uint64
+	if kind == repl.KindInt {
+		flip = 1 << 63
+	}
+	nums := make([]uint64, len(imgs))
 	for i, ki := range imgs {
 		if len(ki.img) != 1 || ki.img[0].Kind() != kind {
 			return nil, nil, false
 		}
-		vals[i] = ki.img[0]
+		nums[i] = ki.img[0].Uint() ^ flip
 	}
-	less := func(a, b repl.Value) int { return cmp.Compare(a.Uint(), b.Uint()) }
-	next := func(a, b repl.Value) bool { return b.Uint() == a.Uint()+1 && b.Uint() != 0 }
-	if kind == repl.KindInt {
-		less = func(a, b repl.Value) int { return cmp.Compare(a.Int(), b.Int()) }
-		next = func(a, b repl.Value) bool { return b.Int() == a.Int()+1 && b.Int() != -1<<63 }
+	if !slices.IsSorted(nums) { // bulk writes come sorted
+		slices.Sort(nums)
 	}
-	slices.SortFunc(vals, less)
-	vals = slices.CompactFunc(vals, func(a, b repl.Value) bool { return a.Equal(b) })
-	for i := 0; i < len(vals); {
+	nums = slices.Compact(nums)
+	value := func(n uint64) repl.Value {
+		if kind == repl.KindInt {
+			return repl.IntValue(int64(n ^ flip))
+		}
+		return repl.UintValue(n)
+	}
+	for i := 0; i < len(nums); {
 		j := i + 1
-		for j < len(vals) && next(vals[j-1], vals[j]) {
+		for j < len(nums) && nums[j] == nums[j-1]+1 { // distinct and sorted: never wraps
 			j++
 		}
 		if j-i >= minRun {
-			runs = append(runs, intRun{lo: vals[i], hi: vals[j-1]})
+			runs = append(runs, intRun{lo: value(nums[i]), hi: value(nums[j-1])})
 		} else {
-			rest = append(rest, vals[i:j]...)
+			for _, n := range nums[i:j] {
+				rest = append(rest, value(n))
+			}
 		}
 		i = j
 	}

@@ -134,15 +134,22 @@ type Image struct {
 	Values  repl.Row
 }
 
-func newImage(t *repl.Table, r repl.Row) *Image {
+// newImage is r with the column names of its table (shared: images are
+// never modified).
+func newImage(names []string, r repl.Row) *Image {
 	if r == nil {
 		return nil
 	}
+	return &Image{Columns: names, Values: r}
+}
+
+// columnNames lists t's column names.
+func columnNames(t *repl.Table) []string {
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		names[i] = c.Name
 	}
-	return &Image{Columns: names, Values: r}
+	return names
 }
 
 // MarshalJSON writes the ordered object.
@@ -184,11 +191,16 @@ func txnResult(rec int64, t *repl.Txn, d *conflict.TxnDecision) TxnResult {
 	if d.DependsOn != nil {
 		r.DependsOn = d.DependsOn.String()
 	}
+	var table *repl.Table // the table of names: a transaction has few, and many rows
+	var names []string
 	for _, rd := range d.Rows {
 		c := t.Changes[rd.Index]
+		if c.Table != table {
+			table, names = c.Table, columnNames(c.Table)
+		}
 		rr := RowResult{Table: rd.Table, Change: rd.Change.String(), Key: rd.Key, Verdict: rd.Verdict,
-			Reason: rd.Reason, Before: newImage(c.Table, c.Before), After: newImage(c.Table, c.After),
-			Current: newImage(c.Table, rd.Current), def: c.Table}
+			Reason: rd.Reason, Before: newImage(names, c.Before), After: newImage(names, c.After),
+			Current: newImage(names, rd.Current), def: c.Table}
 		for _, col := range rd.DiffColumns {
 			if col >= 0 && col < len(c.Table.Columns) {
 				rr.DiffColumns = append(rr.DiffColumns, c.Table.Columns[col].Name)

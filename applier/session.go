@@ -146,9 +146,12 @@ func (s *session) setGTID(ctx context.Context, g repl.GTID, fallback bool) (gtid
 // before. Two round trips instead of four (SET, BEGIN, BINLOG, COMMIT). A
 // statement that fails is rolled back whole by the server. It returns the
 // new GTID when the server had to assign one (zero GTID otherwise).
-func (s *session) autocommit(ctx context.Context, g repl.GTID, q string, fallback bool) (repl.GTID, error) {
+//
+// seqFor is q under g's sequence number (mariadbSeqFor(g.Seq, q)) when the
+// caller wrote it ahead, or "".
+func (s *session) autocommit(ctx context.Context, g repl.GTID, q, seqFor string, fallback bool) (repl.GTID, error) {
 	if !fallback {
-		return s.autocommitAs(ctx, g, q)
+		return s.autocommitAs(ctx, g, q, seqFor)
 	}
 	p, fallback, err := s.setGTID(ctx, g, fallback)
 	if err != nil {
@@ -157,7 +160,7 @@ func (s *session) autocommit(ctx context.Context, g repl.GTID, q string, fallbac
 	if _, err := s.conn.ExecContext(ctx, q); err != nil {
 		s.reset(p)
 		if !fallback && isMySQLError(err, erGTIDStrictOutOfOrder) {
-			return s.autocommit(ctx, g, q, true)
+			return s.autocommit(ctx, g, q, "", true)
 		}
 		return repl.GTID{}, fmt.Errorf("replaying the row events: %w", err)
 	}
@@ -217,10 +220,10 @@ func (s *session) reset(p gtidPlan) {
 }
 
 // autocommitAs is autocommit under g itself: gtid_seq_no is set by SET
-// STATEMENT in the statement that replays, one round trip (plus one when
-// the domain or server id changes). Strict mode refusing g's sequence
-// number falls back to a new GTID.
-func (s *session) autocommitAs(ctx context.Context, g repl.GTID, q string) (repl.GTID, error) {
+// STATEMENT in the statement that replays (seqFor, written here when ""),
+// one round trip (plus one when the domain or server id changes). Strict
+// mode refusing g's sequence number falls back to a new GTID.
+func (s *session) autocommitAs(ctx context.Context, g repl.GTID, q, seqFor string) (repl.GTID, error) {
 	p, err := planGTID(g, s.ids, false, s.serverID)
 	if err != nil {
 		return repl.GTID{}, err
@@ -231,10 +234,13 @@ func (s *session) autocommitAs(ctx context.Context, g repl.GTID, q string) (repl
 		}
 		s.ids = p.ids
 	}
-	if _, err := s.conn.ExecContext(ctx, mariadbSeqFor(g.Seq, q)); err != nil {
+	if seqFor == "" {
+		seqFor = mariadbSeqFor(g.Seq, q)
+	}
+	if _, err := s.conn.ExecContext(ctx, seqFor); err != nil {
 		if isMySQLError(err, erGTIDStrictOutOfOrder) {
 			s.log.Debug("strict mode refuses the original GTID: the server will assign one", "gtid", g.String(), "err", err)
-			return s.autocommit(ctx, g, q, true)
+			return s.autocommit(ctx, g, q, "", true)
 		}
 		return repl.GTID{}, fmt.Errorf("replaying the row events of %s: %w", g, err)
 	}

@@ -20,6 +20,29 @@ type State struct {
 	overlay *layer                       // effects of planned transactions
 	taint   map[string]map[Key]repl.GTID // table -> identity -> skipped txn that touched it
 	first   *repl.GTID                   // first conflicting transaction
+	look    tableLookup                  // over infos
+	evalBuf []changeEval                 // decideTxn's working state, reused
+}
+
+// tableLookup finds the tableInfo a change's table is decided with (the
+// schema first seen under its name) and whether the table has that schema.
+// It remembers the last table pointer: a batch has few table pointers and
+// many rows, and QualifiedName and signature build strings.
+type tableLookup struct {
+	infos map[string]*tableInfo
+	last  *repl.Table
+	ti    *tableInfo
+	same  bool
+}
+
+// of returns t's tableInfo (nil when infos lacks its name) and whether t
+// compares alike with it.
+func (l *tableLookup) of(t *repl.Table) (*tableInfo, bool) {
+	if t != l.last {
+		l.last, l.ti = t, l.infos[t.QualifiedName()]
+		l.same = l.ti != nil && l.ti.sameSchema(t)
+	}
+	return l.ti, l.same
 }
 
 // NewState starts a compensation run under policy p ("" is report).
@@ -28,8 +51,25 @@ func NewState(p Policy) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &State{policy: p, infos: map[string]*tableInfo{}, overlay: newLayer(nil),
+	return &State{policy: p, infos: map[string]*tableInfo{}, overlay: newLayer(nil, 0),
 		taint: map[string]map[Key]repl.GTID{}}, nil
+}
+
+// Executed tells the State that every plan it gave so far has been carried
+// out on the new master, so the rows fetched for later batches show their
+// effects: it drops its simulated copy of those effects, which otherwise
+// grows with every row applied and is looked up for every row decided. The
+// decisions stay the same (FuzzReplay checks it); the rows of skipped
+// transactions stay tainted and the schemas pinned. Never call it while a
+// plan is not (or not yet) executed: a dry run, or policy abort, which
+// plans every batch first.
+func (s *State) Executed() {
+	next := newLayer(nil, 0)
+	next.sized = make(map[string]int, len(s.overlay.tables))
+	for name, tl := range s.overlay.tables { // batches tend to look alike
+		next.sized[name] = len(tl.entries)
+	}
+	s.overlay = next
 }
 
 // Policy returns the State's policy.
@@ -75,12 +115,12 @@ func (s *State) DecideEach(txns []repl.Txn, need []Fetch, cur Current, each func
 			}
 		}
 	}
-	infos := s.infosFor(txns)
+	infos := infosFor(s.infos, txns)
 	base, err := buildBase(infos, need, cur)
 	if err != nil {
 		return nil, err
 	}
-	s.infos = infos
+	s.infos, s.look = infos, tableLookup{infos: infos}
 	s.overlay.parent = base
 	defer func() { s.overlay.parent = nil }()
 	plan := &Plan{Policy: s.policy, Txns: make([]TxnDecision, len(txns))}
@@ -120,15 +160,17 @@ func checkChange(c repl.RowChange, valid map[*repl.Table]bool) error {
 	return nil
 }
 
-// infosFor returns the pinned schemas plus those first seen in txns.
-func (s *State) infosFor(txns []repl.Txn) map[string]*tableInfo {
-	infos := maps.Clone(s.infos)
+// infosFor returns a copy of pinned plus the schemas first seen in txns.
+func infosFor(pinned map[string]*tableInfo, txns []repl.Txn) map[string]*tableInfo {
+	infos := maps.Clone(pinned)
 	valid := map[*repl.Table]bool{}
+	var last *repl.Table
 	for i := range txns {
 		for _, c := range txns[i].Changes {
-			if checkChange(c, valid) != nil {
-				continue
+			if c.Table == last || checkChange(c, valid) != nil {
+				continue // last is listed already
 			}
+			last = c.Table
 			if name := c.Table.QualifiedName(); infos[name] == nil {
 				infos[name] = newTableInfo(c.Table)
 			}
@@ -139,13 +181,14 @@ func (s *State) infosFor(txns []repl.Txn) map[string]*tableInfo {
 
 // buildBase indexes the fetched rows of every table the batch needs.
 func buildBase(infos map[string]*tableInfo, need []Fetch, cur Current) (*layer, error) {
-	base := newLayer(nil)
+	base := newLayer(nil, 0)
 	for _, f := range need {
 		ti := infos[f.Table.QualifiedName()]
 		rows, ok := cur[ti.name]
 		if !ok {
 			return nil, fmt.Errorf("deciding a batch: no rows were fetched for table %s (fetch every table NeededKeys lists)", ti.name)
 		}
+		base.hint = len(rows)
 		for i, r := range rows {
 			if err := ti.checkRow(r); err != nil {
 				return nil, fmt.Errorf("deciding a batch: fetched row %d: %w", i, err)

@@ -19,7 +19,11 @@
 // second time; DecideEach also hands out each transaction's decision as
 // soon as it is made, so the caller can apply it while the rest of the
 // batch is decided (not under policy abort, whose last conflict can
-// overturn the decisions already made).
+// overturn the decisions already made). A KeyLister lists the keys of the
+// batches ahead, in another goroutine, exactly as the State would. A
+// caller that executes each plan before fetching the next batch calls
+// Executed after it: the State then forgets the simulated effects the
+// fetched rows now show (they otherwise grow with every applied row).
 //
 // Fetching: one SELECT per table per batch, returning every row that matches
 // any image of any KeySet of the Fetch (WHERE (pk) IN (...) OR (uk) IN

@@ -2,7 +2,6 @@ package conflict
 
 import (
 	"slices"
-	"strconv"
 
 	"github.com/recoup-dev/recoup/repl"
 )
@@ -48,18 +47,43 @@ type KeySet struct {
 // table whose schema differs from the one the State first saw are skipped:
 // they are conflicts and need no rows.
 func (s *State) NeededKeys(txns []repl.Txn) []Fetch {
-	infos := s.infosFor(txns)
+	return neededKeys(infosFor(s.infos, txns), txns)
+}
+
+// KeyLister lists the keys of successive batches as State.NeededKeys does,
+// without a State: it pins each table's schema at first sight, as the
+// State deciding the same batches in the same order does. A caller can so
+// list (and fetch-plan) batch N+1 in one goroutine while the State decides
+// batch N in another. A KeyLister is not safe for concurrent use; use a
+// new one with each new State.
+type KeyLister struct {
+	infos map[string]*tableInfo
+}
+
+// NewKeyLister starts listing the batches of one State's run.
+func NewKeyLister() *KeyLister { return &KeyLister{infos: map[string]*tableInfo{}} }
+
+// NeededKeys is State.NeededKeys for the next batch: call it with every
+// batch the State will decide, in order.
+func (kl *KeyLister) NeededKeys(txns []repl.Txn) []Fetch {
+	kl.infos = infosFor(kl.infos, txns)
+	return neededKeys(kl.infos, txns)
+}
+
+func neededKeys(infos map[string]*tableInfo, txns []repl.Txn) []Fetch {
+	look := tableLookup{infos: infos}
 	var out []Fetch
+	var sets []*imageSet // per Fetch
 	pos := map[string]int{}
-	seen := map[string]map[Key]bool{}
 	valid := map[*repl.Table]bool{}
+	sizes := changesPerTable(txns)
 	for i := range txns {
 		for _, c := range txns[i].Changes {
 			if checkChange(c, valid) != nil {
 				continue // Decide reports it
 			}
-			ti := infos[c.Table.QualifiedName()]
-			if !ti.sameSchema(c.Table) {
+			ti, same := look.of(c.Table)
+			if !same {
 				continue
 			}
 			p, ok := pos[ti.name]
@@ -67,13 +91,13 @@ func (s *State) NeededKeys(txns []repl.Txn) []Fetch {
 				p = len(out)
 				pos[ti.name] = p
 				out = append(out, newFetch(ti))
+				sets = append(sets, newImageSet(&out[p], sizes[c.Table]))
 			}
-			f := &out[p]
 			if c.Before != nil {
-				addImages(f, ti, c.Before, false, seen)
+				sets[p].add(&out[p], c.Before, false)
 			}
 			if c.After != nil {
-				addImages(f, ti, c.After, true, seen)
+				sets[p].add(&out[p], c.After, true)
 			}
 		}
 	}
@@ -107,23 +131,74 @@ func identityName(ti *tableInfo) string {
 	return ""
 }
 
-// addImages adds img's identity image and, for an after-image, its non-NULL
+// changesPerTable counts the changes of txns per table pointer (runs of
+// one table are counted at once: a batch has few tables and many rows).
+func changesPerTable(txns []repl.Txn) map[*repl.Table]int {
+	n := map[*repl.Table]int{}
+	var last *repl.Table
+	run := 0
+	for i := range txns {
+		for _, c := range txns[i].Changes {
+			if c.Table != last {
+				n[last] += run
+				last, run = c.Table, 0
+			}
+			run++
+		}
+	}
+	n[last] += run
+	return n
+}
+
+// imageSet collects the distinct key images of one Fetch.
+type imageSet struct {
+	seen []map[Key]struct{} // per KeySet
+	buf  []byte             // the Key being encoded
+	slab []repl.Value       // backing store of the images, allocated in chunks
+	next int                // the size of the next chunk
+}
+
+// newImageSet starts collecting f's images, sized for a table with about
+// changes row changes: that many identity images at most once per change
+// (an UPDATE that moves a row has two).
+func newImageSet(f *Fetch, changes int) *imageSet {
+	is := &imageSet{seen: make([]map[Key]struct{}, len(f.Sets))}
+	is.seen[0] = make(map[Key]struct{}, changes)
+	f.Sets[0].Images = make([]repl.Row, 0, changes)
+	return is
+}
+
+// add lists img's identity image and, for an after-image, its non-NULL
 // unique key images, skipping those already listed.
-func addImages(f *Fetch, ti *tableInfo, img repl.Row, after bool, seen map[string]map[Key]bool) {
+func (kl *imageSet) add(f *Fetch, img repl.Row, after bool) {
 	for i := range f.Sets {
 		ks := &f.Sets[i]
 		if i > 0 && (!after || anyNull(ks.Columns, img)) {
 			continue
 		}
-		k := colsKey(nil, ks.Columns, img)
-		id := ti.name + "\x00" + strconv.Itoa(i)
-		if seen[id] == nil {
-			seen[id] = map[Key]bool{}
+		kl.buf = appendCols(kl.buf[:0], ks.Columns, img)
+		if kl.seen[i] == nil {
+			kl.seen[i] = map[Key]struct{}{}
 		}
-		if seen[id][k] {
+		if _, dup := kl.seen[i][Key(kl.buf)]; dup {
 			continue
 		}
-		seen[id][k] = true
-		ks.Images = append(ks.Images, project(ks.Columns, img))
+		kl.seen[i][Key(kl.buf)] = struct{}{}
+		ks.Images = append(ks.Images, kl.project(ks.Columns, img))
 	}
+}
+
+// project returns r's values at cols, carved out of a slab: a batch lists
+// many small images. The chunks double from 16 to 1024 values.
+func (kl *imageSet) project(cols []int, r repl.Row) repl.Row {
+	if len(kl.slab) < len(cols) {
+		kl.next = min(max(2*kl.next, 16), 1024)
+		kl.slab = make([]repl.Value, max(kl.next, len(cols)))
+	}
+	out := kl.slab[:len(cols):len(cols)]
+	kl.slab = kl.slab[len(cols):]
+	for i, c := range cols {
+		out[i] = r[c]
+	}
+	return out
 }

@@ -26,22 +26,34 @@ func KeyOf(t *repl.Table, r repl.Row) Key {
 	return colsKey(nil, cols, r)
 }
 
+// keyBuf is the stack buffer a Key is encoded in before it becomes a
+// string: most keys (a few numbers or short strings) fit, so encoding one
+// costs a single allocation, the Key itself.
+const keyBuf = 128
+
 // ValuesKey encodes the given values in order.
 func ValuesKey(vals ...repl.Value) Key {
-	b := binary.AppendUvarint(nil, uint64(len(vals)))
+	var buf [keyBuf]byte
+	b := binary.AppendUvarint(buf[:0], uint64(len(vals)))
 	for _, v := range vals {
 		b = appendValue(b, v)
 	}
 	return Key(b)
 }
 
-// colsKey appends the encoding of r's values at cols to prefix.
+// colsKey is the encoding of r's values at cols after prefix.
 func colsKey(prefix []byte, cols []int, r repl.Row) Key {
-	b := binary.AppendUvarint(prefix, uint64(len(cols)))
+	var buf [keyBuf]byte
+	return Key(appendCols(append(buf[:0], prefix...), cols, r))
+}
+
+// appendCols appends the encoding of r's values at cols to b.
+func appendCols(b []byte, cols []int, r repl.Row) []byte {
+	b = binary.AppendUvarint(b, uint64(len(cols)))
 	for _, c := range cols {
 		b = appendValue(b, r[c])
 	}
-	return Key(b)
+	return b
 }
 
 func appendValue(b []byte, v repl.Value) []byte {

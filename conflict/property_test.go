@@ -100,7 +100,8 @@ func sameRows(a, b *master, name string) bool {
 // prefix of it (perturbed by divergent writes unless mode says otherwise),
 // and replays the rest in random batches. Properties:
 //   - every plan executes on the new master (no missing before-image, no
-//     duplicate key) whether plans run between batches or after all;
+//     duplicate key) whether plans run between batches (followed or not by
+//     State.Executed) or after all, and the decisions are the same;
 //   - on an unperturbed prefix, every transaction applies and the new
 //     master ends equal to the old one;
 //   - under source-wins, every kv row the replayed transactions touched
@@ -130,6 +131,7 @@ func FuzzReplay(f *testing.F) {
 		sizes := []int{h.rng.IntN(4) + 1, h.rng.IntN(4) + 1, h.rng.IntN(4) + 1}
 		// Under abort, batches are all planned before any runs (as documented).
 		between := mode&8 == 0 && policy != PolicyAbort
+		newM.executed = between && mode&16 != 0
 		ds, err := newM.run(st, missing, sizes, between)
 		if err != nil {
 			t.Fatalf("seed %d mode %d: %v\n%s", seed, mode, err, dump(missing))

@@ -18,21 +18,40 @@ func mismatch(cur, expect repl.Row, reason string) rowEval {
 	return rowEval{cur: cur, expect: expect, reason: reason}
 }
 
-// forward checks that change c can be applied to view v as the old master
-// applied it: the row it changes is there as its before-image, and the
-// after-image takes no key or unique value held by another row.
-func forward(v *layer, ti *tableInfo, c repl.RowChange) rowEval {
+// changeKeys are the identity Keys of a change's images ("" for a missing
+// image), encoded once per change and shared by every check.
+type changeKeys struct {
+	before, after Key
+}
+
+// keysOf encodes c's identity Keys under ti.
+func keysOf(ti *tableInfo, c repl.RowChange) changeKeys {
+	var k changeKeys
+	if c.Before != nil {
+		k.before = ti.identity(c.Before)
+	}
+	if c.After != nil {
+		k.after = ti.identity(c.After)
+	}
+	return k
+}
+
+// forward checks that change c (identity Keys k) can be applied to view v
+// as the old master applied it: the row it changes is there as its
+// before-image, and the after-image takes no key or unique value held by
+// another row.
+func forward(v *layer, ti *tableInfo, c repl.RowChange, k changeKeys) rowEval {
 	var self Key
 	switch c.Type() {
 	case repl.Insert:
 		if !ti.keyless {
-			self = ti.identity(c.After)
+			self = k.after
 			if e := v.get(ti, self); e.n > 0 {
 				return mismatch(e.row, c.After, "a different row has the same key")
 			}
 		}
 	case repl.Update, repl.Delete:
-		self = ti.identity(c.Before)
+		self = k.before
 		e := v.get(ti, self)
 		switch {
 		case e.n == 0 && ti.keyless:
@@ -45,7 +64,7 @@ func forward(v *layer, ti *tableInfo, c repl.RowChange) rowEval {
 		if c.Type() == repl.Delete {
 			return rowEval{ok: true}
 		}
-		if ka := ti.identity(c.After); !ti.keyless && ka != self {
+		if ka := k.after; !ti.keyless && ka != self {
 			if e := v.get(ti, ka); e.n > 0 {
 				return mismatch(e.row, c.After, "the new key is held by a different row")
 			}
@@ -67,12 +86,12 @@ func uniqueClash(v *layer, ti *tableInfo, img repl.Row, self Key) rowEval {
 }
 
 // apply makes c's effect on v.
-func apply(v *layer, ti *tableInfo, c repl.RowChange) {
+func apply(v *layer, ti *tableInfo, c repl.RowChange, k changeKeys) {
 	if c.Before != nil {
-		v.remove(ti, c.Before)
+		v.removeKey(ti, k.before, 1)
 	}
 	if c.After != nil {
-		v.insert(ti, c.After)
+		v.insertAt(ti, k.after, c.After)
 	}
 }
 
@@ -80,11 +99,11 @@ func apply(v *layer, ti *tableInfo, c repl.RowChange) {
 // after-image is there (a deleted row is absent, a moved row's old key is
 // free). A keyless table cannot tell a deleted row from another identical
 // one, so a DELETE there always passes.
-func backward(v *layer, ti *tableInfo, c repl.RowChange) bool {
+func backward(v *layer, ti *tableInfo, c repl.RowChange, k changeKeys) bool {
 	if c.After == nil {
-		return ti.keyless || v.get(ti, ti.identity(c.Before)).n == 0
+		return ti.keyless || v.get(ti, k.before).n == 0
 	}
-	ka := ti.identity(c.After)
+	ka := k.after
 	e := v.get(ti, ka)
 	if ti.keyless {
 		return e.n > 0
@@ -92,17 +111,17 @@ func backward(v *layer, ti *tableInfo, c repl.RowChange) bool {
 	if e.n == 0 || !e.row.Equal(c.After) {
 		return false
 	}
-	return c.Before == nil || ti.identity(c.Before) == ka || v.get(ti, ti.identity(c.Before)).n == 0
+	return c.Before == nil || k.before == ka || v.get(ti, k.before).n == 0
 }
 
 // unapply undoes c's effect on v (the backward pass walks a transaction
 // from its last change to its first).
-func unapply(v *layer, ti *tableInfo, c repl.RowChange) {
+func unapply(v *layer, ti *tableInfo, c repl.RowChange, k changeKeys) {
 	if c.After != nil {
-		v.remove(ti, c.After)
+		v.removeKey(ti, k.after, 1)
 	}
 	if c.Before != nil {
-		v.insert(ti, c.Before)
+		v.insertAt(ti, k.before, c.Before)
 	}
 }
 
@@ -111,9 +130,9 @@ func unapply(v *layer, ti *tableInfo, c repl.RowChange) {
 // key (keyless: one row equal to it, if any); an INSERT or UPDATE then
 // REPLACEs the after-image, deleting every row holding its key or one of
 // its unique values.
-func overwrite(v *layer, ti *tableInfo, c repl.RowChange) {
+func overwrite(v *layer, ti *tableInfo, c repl.RowChange, k changeKeys) {
 	if c.Before != nil {
-		v.removeKey(ti, ti.identity(c.Before), 1)
+		v.removeKey(ti, k.before, 1)
 	}
 	if c.After == nil {
 		return
@@ -124,7 +143,7 @@ func overwrite(v *layer, ti *tableInfo, c repl.RowChange) {
 			v.removeKey(ti, h, -1)
 		}
 	}
-	v.insert(ti, c.After)
+	v.insertAt(ti, k.after, c.After)
 }
 
 // diffColumns lists the columns where cur differs from expect.

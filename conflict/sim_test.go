@@ -12,6 +12,9 @@ import (
 // would (duplicate key, missing row).
 type master struct {
 	tables map[string]*mtable
+	// executed makes run call State.Executed after executing each plan
+	// between batches, as the applier does.
+	executed bool
 }
 
 type mtable struct {
@@ -196,6 +199,9 @@ func (m *master) run(st *State, txns []repl.Txn, sizes []int, between bool) ([]T
 		if between {
 			if err := m.executePlan(batch, plan); err != nil {
 				return nil, err
+			}
+			if m.executed {
+				st.Executed()
 			}
 		}
 	}

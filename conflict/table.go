@@ -12,9 +12,10 @@ import (
 // tableInfo is what the planner derives once from a table schema.
 type tableInfo struct {
 	t       *repl.Table
-	name    string // QualifiedName
-	sig     string // signature: two schemas with the same one compare alike
-	key     []int  // identity columns; every column when keyless
+	name    string   // QualifiedName
+	sig     string   // signature: two schemas with the same one compare alike
+	cols    []string // column names, shared by every RowDecision of the table
+	key     []int    // identity columns; every column when keyless
 	keyless bool
 	// uniques are the unique indexes checked besides the identity: every
 	// unique key except the one used as identity.
@@ -28,7 +29,7 @@ type uniqueIndex struct {
 }
 
 func newTableInfo(t *repl.Table) *tableInfo {
-	ti := &tableInfo{t: t, name: t.QualifiedName(), sig: signature(t), key: t.KeyColumns()}
+	ti := &tableInfo{t: t, name: t.QualifiedName(), sig: signature(t), cols: columnNames(t), key: t.KeyColumns()}
 	if ti.key == nil {
 		ti.keyless = true
 		ti.key = make([]int, len(t.Columns))
@@ -79,7 +80,7 @@ func (ti *tableInfo) uniqueSlots(r repl.Row) ([]string, []*uniqueIndex) {
 		if anyNull(u.cols, r) {
 			continue
 		}
-		slots = append(slots, string(colsKey(slices.Clip(u.prefix), u.cols, r)))
+		slots = append(slots, string(colsKey(u.prefix, u.cols, r)))
 		idx = append(idx, u)
 	}
 	return slots, idx
@@ -87,11 +88,20 @@ func (ti *tableInfo) uniqueSlots(r repl.Row) ([]string, []*uniqueIndex) {
 
 // render shows the identity columns of r for humans: "id=5, k=x".
 func (ti *tableInfo) render(r repl.Row) string {
-	parts := make([]string, len(ti.key))
-	for i, c := range ti.key {
-		parts[i] = ti.t.Columns[c].Name + "=" + r[c].String()
+	if len(ti.key) == 1 { // the common case, one allocation fewer
+		c := ti.key[0]
+		return ti.cols[c] + "=" + r[c].String()
 	}
-	return strings.Join(parts, ", ")
+	var b strings.Builder
+	for i, c := range ti.key {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(ti.cols[c])
+		b.WriteByte('=')
+		b.WriteString(r[c].String())
+	}
+	return b.String()
 }
 
 // checkRow validates a row image against the table.

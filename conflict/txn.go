@@ -9,22 +9,26 @@ import (
 
 // txnEval is the working state of deciding one transaction.
 type txnEval struct {
-	t       *repl.Txn
-	d       *TxnDecision
-	tis     []*tableInfo // per change; nil when its schema differs from the pinned one
-	blocked []string     // per change: why it conflicts whatever the rows hold
-	hard    bool         // some change is blocked
-	fwd     []rowEval    // forward (apply) check per change
-	bwd     []bool       // backward (already applied) check per change
+	t    *repl.Txn
+	d    *TxnDecision
+	ch   []changeEval // per change
+	hard bool         // some change is blocked
+}
+
+// changeEval is the working state of one change.
+type changeEval struct {
+	ti      *tableInfo // nil when its schema differs from the pinned one
+	keys    changeKeys // its identity Keys under ti
+	blocked string     // why it conflicts whatever the rows hold
+	fwd     rowEval    // forward (apply) check
+	bwd     bool       // backward (already applied) check
 }
 
 // decideTxn decides one transaction against the overlay and records its
 // effect: apply commits its rows to the overlay, skip taints them.
 func (s *State) decideTxn(t *repl.Txn) TxnDecision {
 	d := TxnDecision{GTID: t.GTID, Rows: make([]RowDecision, len(t.Changes))}
-	n := len(t.Changes)
-	e := &txnEval{t: t, d: &d, tis: make([]*tableInfo, n), blocked: make([]string, n),
-		fwd: make([]rowEval, n), bwd: make([]bool, n)}
+	e := &txnEval{t: t, d: &d, ch: s.evals(len(t.Changes))}
 	s.blockers(e)
 	clean := !e.hard && len(t.Statements) == 0
 	scratch, fwdOK := s.forwardPass(e)
@@ -52,48 +56,62 @@ func (s *State) decideTxn(t *repl.Txn) TxnDecision {
 	return d
 }
 
+// evals returns n cleared changeEvals. The State reuses one slice for every
+// transaction: nothing of it outlives a decideTxn (rows are copied out).
+func (s *State) evals(n int) []changeEval {
+	if cap(s.evalBuf) < n {
+		s.evalBuf = make([]changeEval, n)
+	}
+	ch := s.evalBuf[:n]
+	clear(ch)
+	return ch
+}
+
 // blockers fills the row headers and finds the changes that conflict
 // whatever the rows hold: a changed schema, or a row a skipped transaction
 // touched.
 func (s *State) blockers(e *txnEval) {
 	for i, c := range e.t.Changes {
-		ti := s.infos[c.Table.QualifiedName()]
+		ti, same := s.look.of(c.Table)
 		img := c.Before
 		if img == nil {
 			img = c.After
 		}
-		r := &e.d.Rows[i]
-		r.Index, r.Table, r.Change, r.columns = i, ti.name, c.Type(), columnNames(c.Table)
-		if !ti.sameSchema(c.Table) {
-			r.Key = newTableInfo(c.Table).render(img)
-			e.blocked[i] = "the table's schema differs from the one first seen in this run " +
+		r, ce := &e.d.Rows[i], &e.ch[i]
+		r.Index, r.Table, r.Change = i, ti.name, c.Type()
+		if !same {
+			other := newTableInfo(c.Table)
+			r.Key, r.columns = other.render(img), other.cols
+			ce.blocked = "the table's schema differs from the one first seen in this run " +
 				"(DDL in the stream?): rows of two schemas cannot be compared"
 			e.hard = true
 			continue
 		}
-		e.tis[i] = ti
-		r.Key = ti.render(img)
-		if g, ok := s.dependency(ti, c); ok {
-			e.blocked[i] = "depends on GTID " + g.String() + ", which was skipped"
+		ce.ti, ce.keys = ti, keysOf(ti, c)
+		r.Key, r.columns = ti.render(img), ti.cols
+		if g, ok := s.dependency(ti, ce.keys); ok {
+			ce.blocked = "depends on GTID " + g.String() + ", which was skipped"
 			e.hard = true
 			if e.d.DependsOn == nil {
-				e.d.DependsOn = &g
+				dep := g // a copy, so g itself stays off the heap
+				e.d.DependsOn = &dep
 			}
 		}
 	}
 }
 
-// dependency returns the skipped transaction that touched one of c's rows.
-func (s *State) dependency(ti *tableInfo, c repl.RowChange) (repl.GTID, bool) {
+// dependency returns the skipped transaction that touched one of the rows
+// of a change with identity Keys k.
+func (s *State) dependency(ti *tableInfo, k changeKeys) (repl.GTID, bool) {
 	tainted := s.taint[ti.name]
 	if tainted == nil {
 		return repl.GTID{}, false
 	}
-	for _, img := range []repl.Row{c.Before, c.After} {
-		if img == nil {
+	for _, key := range []Key{k.before, k.after} {
+		if key == "" {
 			continue
 		}
-		if g, ok := tainted[ti.identity(img)]; ok {
+		if g, ok := tainted[key]; ok {
 			return g, true
 		}
 	}
@@ -102,20 +120,20 @@ func (s *State) dependency(ti *tableInfo, c repl.RowChange) (repl.GTID, bool) {
 
 // forwardPass checks and applies each change in order on a scratch layer.
 func (s *State) forwardPass(e *txnEval) (*layer, bool) {
-	l := newLayer(s.overlay)
+	l := newLayer(s.overlay, len(e.ch))
 	all := true
 	for i, c := range e.t.Changes {
-		ti := e.tis[i]
-		if ti == nil {
+		ce := &e.ch[i]
+		if ce.ti == nil {
 			all = false
 			continue
 		}
-		e.fwd[i] = forward(l, ti, c)
-		if !e.fwd[i].ok {
+		ce.fwd = forward(l, ce.ti, c, ce.keys)
+		if !ce.fwd.ok {
 			all = false
 			continue
 		}
-		apply(l, ti, c)
+		apply(l, ce.ti, c, ce.keys)
 	}
 	return l, all
 }
@@ -123,16 +141,16 @@ func (s *State) forwardPass(e *txnEval) (*layer, bool) {
 // backwardPass checks, from the last change to the first, that the view is
 // in the state each change leaves, undoing it on a scratch layer.
 func (s *State) backwardPass(e *txnEval) bool {
-	l := newLayer(s.overlay)
+	l := newLayer(s.overlay, len(e.ch))
 	all := true
 	for i := len(e.t.Changes) - 1; i >= 0; i-- {
-		ti, c := e.tis[i], e.t.Changes[i]
-		if ti == nil || !backward(l, ti, c) {
+		ce, c := &e.ch[i], e.t.Changes[i]
+		if ce.ti == nil || !backward(l, ce.ti, c, ce.keys) {
 			all = false
 			continue
 		}
-		e.bwd[i] = true
-		unapply(l, ti, c)
+		ce.bwd = true
+		unapply(l, ce.ti, c, ce.keys)
 	}
 	return all
 }
@@ -151,19 +169,19 @@ func (e *txnEval) classify() string {
 	var first string
 	var done, todo []int
 	for i := range e.d.Rows {
-		r := &e.d.Rows[i]
+		r, ce := &e.d.Rows[i], &e.ch[i]
 		switch {
-		case e.blocked[i] != "":
-			r.Verdict, r.Reason = Conflict, e.blocked[i]
-		case e.fwd[i].ok:
+		case ce.blocked != "":
+			r.Verdict, r.Reason = Conflict, ce.blocked
+		case ce.fwd.ok:
 			r.Verdict = Apply
 			todo = append(todo, i)
-		case e.bwd[i]:
+		case ce.bwd:
 			r.Verdict = AlreadyApplied
 			done = append(done, i)
 		default:
-			r.Verdict, r.Reason = Conflict, e.fwd[i].reason
-			r.Current, r.DiffColumns = e.fwd[i].cur, diffColumns(e.fwd[i].cur, e.fwd[i].expect)
+			r.Verdict, r.Reason = Conflict, ce.fwd.reason
+			r.Current, r.DiffColumns = ce.fwd.cur, diffColumns(ce.fwd.cur, ce.fwd.expect)
 		}
 		if r.Verdict == Conflict && first == "" {
 			first = fmt.Sprintf("row %d (%s %s %s): %s", i, r.Change, r.Table, r.Key, r.Reason)
@@ -180,21 +198,21 @@ func (e *txnEval) classify() string {
 // cleanly apply, rows already in their end state are skipped, the others
 // are overwritten with their after-images.
 func (s *State) force(e *txnEval) {
-	l := newLayer(s.overlay)
+	l := newLayer(s.overlay, len(e.ch))
 	for i, c := range e.t.Changes {
-		ti, r := e.tis[i], &e.d.Rows[i]
+		ti, k, r := e.ch[i].ti, e.ch[i].keys, &e.d.Rows[i]
 		r.Reason, r.Current, r.DiffColumns = "", nil, nil
-		ev := forward(l, ti, c)
+		ev := forward(l, ti, c, k)
 		switch {
 		case ev.ok:
 			r.Verdict = Apply
-			apply(l, ti, c)
-		case backward(l, ti, c):
+			apply(l, ti, c, k)
+		case backward(l, ti, c, k):
 			r.Verdict = AlreadyApplied
 		default:
 			r.Verdict, r.Reason = ApplyOverwrite, ev.reason
 			r.Current, r.DiffColumns = ev.cur, diffColumns(ev.cur, ev.expect)
-			overwrite(l, ti, c)
+			overwrite(l, ti, c, k)
 		}
 	}
 	s.overlay.merge(l, s.infos)
@@ -205,7 +223,7 @@ func (s *State) force(e *txnEval) {
 // touching it depend on it.
 func (s *State) skip(e *txnEval) {
 	for i, c := range e.t.Changes {
-		ti := e.tis[i]
+		ti := e.ch[i].ti
 		if ti == nil { // another schema: its own key columns
 			ti = newTableInfo(c.Table)
 		}

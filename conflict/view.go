@@ -18,22 +18,32 @@ type entry struct {
 type layer struct {
 	parent *layer
 	tables map[string]*tableLayer
+	// hint is how many entries a table of this layer is expected to get,
+	// or sized[name] for the tables it lists: its map is made that large,
+	// saving the rehashes of growing it.
+	hint  int
+	sized map[string]int
 }
 
 type tableLayer struct {
 	entries map[Key]entry
-	// uniq maps a unique slot to the Key of this layer's row holding it.
+	// uniq maps a unique slot to the Key of this layer's row holding it;
+	// nil until the table's first unique slot.
 	uniq map[string]Key
 }
 
-func newLayer(parent *layer) *layer {
-	return &layer{parent: parent, tables: map[string]*tableLayer{}}
+func newLayer(parent *layer, hint int) *layer {
+	return &layer{parent: parent, tables: map[string]*tableLayer{}, hint: hint}
 }
 
 func (l *layer) table(ti *tableInfo) *tableLayer {
 	tl := l.tables[ti.name]
 	if tl == nil {
-		tl = &tableLayer{entries: map[Key]entry{}, uniq: map[string]Key{}}
+		n, ok := l.sized[ti.name]
+		if !ok {
+			n = l.hint
+		}
+		tl = &tableLayer{entries: make(map[Key]entry, n)}
 		l.tables[ti.name] = tl
 	}
 	return tl
@@ -96,6 +106,9 @@ func (l *layer) set(ti *tableInfo, k Key, e entry) {
 	tl.entries[k] = e
 	if e.n > 0 {
 		slots, _ := ti.uniqueSlots(e.row)
+		if len(slots) > 0 && tl.uniq == nil {
+			tl.uniq = map[string]Key{}
+		}
 		for _, s := range slots {
 			tl.uniq[s] = k
 		}
@@ -103,17 +116,16 @@ func (l *layer) set(ti *tableInfo, k Key, e entry) {
 }
 
 // insert adds one row: a keyed table's row at its key is replaced.
-func (l *layer) insert(ti *tableInfo, r repl.Row) {
-	k := ti.identity(r)
+func (l *layer) insert(ti *tableInfo, r repl.Row) { l.insertAt(ti, ti.identity(r), r) }
+
+// insertAt is insert of r, whose identity is k.
+func (l *layer) insertAt(ti *tableInfo, k Key, r repl.Row) {
 	n := 1
 	if ti.keyless {
 		n = l.get(ti, k).n + 1
 	}
 	l.set(ti, k, entry{row: r, n: n})
 }
-
-// remove deletes one row equal to image r (keyed: the row at r's key).
-func (l *layer) remove(ti *tableInfo, r repl.Row) { l.removeKey(ti, ti.identity(r), 1) }
 
 // removeKey deletes up to count rows at k (every row when count < 0).
 func (l *layer) removeKey(ti *tableInfo, k Key, count int) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -345,8 +346,14 @@ func (d *txnDecoder) rows(e *replication.RowsEvent) error {
 			return fmt.Errorf("update rows event on %s has %d images, not pairs", td.table.QualifiedName(), len(e.Rows))
 		}
 	}
+	// One allocation for the event's changes and one for its images' values:
+	// a rows event holds many small rows.
+	d.txn.Changes = slices.Grow(d.txn.Changes, len(e.Rows)/step)
+	n := len(td.cols)
+	slab := make([]repl.Value, len(e.Rows)*n)
+	image := func(j int) (repl.Row, error) { return td.row(e.Rows[j], slab[j*n:(j+1)*n:(j+1)*n]) }
 	for i := 0; i < len(e.Rows); i += step {
-		first, err := td.row(e.Rows[i])
+		first, err := image(i)
 		if err != nil {
 			return fmt.Errorf("%s row %d: %w", td.table.QualifiedName(), i/step+1, err)
 		}
@@ -358,7 +365,7 @@ func (d *txnDecoder) rows(e *replication.RowsEvent) error {
 			ch.Before = first
 		case replication.EnumRowsEventTypeUpdate:
 			ch.Before = first
-			if ch.After, err = td.row(e.Rows[i+1]); err != nil {
+			if ch.After, err = image(i + 1); err != nil {
 				return fmt.Errorf("%s row %d after image: %w", td.table.QualifiedName(), i/step+1, err)
 			}
 		default:

@@ -74,11 +74,12 @@ func (td *tableDecoder) sameLayout(tme *replication.TableMapEvent) bool {
 		bytes.Equal(td.types, tme.ColumnType) && slices.Equal(td.metas, tme.ColumnMeta)
 }
 
-func (td *tableDecoder) row(vals []any) (repl.Row, error) {
+// row converts one image into dst, which has a value per column.
+func (td *tableDecoder) row(vals []any, dst repl.Row) (repl.Row, error) {
 	if len(vals) != len(td.cols) {
 		return nil, fmt.Errorf("row has %d values, the table %d columns", len(vals), len(td.cols))
 	}
-	row := make(repl.Row, len(vals))
+	row := dst
 	for i, v := range vals {
 		var err error
 		if row[i], err = td.cols[i].value(v); err != nil {
