@@ -131,7 +131,10 @@ func appendRecord(dst []byte, r Record) ([]byte, error) {
 	e.bytesField(tagFormatDesc, r.FormatDesc)
 	e.eventsField(r.Events)
 	if len(r.Tables) > 0 {
-		e.bytesField(tagTables, appendTables(nil, r.Tables))
+		e.b = binary.AppendUvarint(e.b, tagTables)
+		start := len(e.b)
+		e.b = appendTables(e.b, r.Tables)
+		e.b = endNested(e.b, start)
 	}
 	e.stringField(tagFrom, r.From)
 	e.stringField(tagTo, r.To)

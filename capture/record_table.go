@@ -56,39 +56,41 @@ const (
 
 func appendTables(b []byte, tables []TableSchema) []byte {
 	b = binary.AppendUvarint(b, uint64(len(tables)))
-	for _, ts := range tables {
-		b = appendNested(b, func(b []byte) []byte { return appendTable(b, ts) })
+	for i := range tables {
+		start := len(b)
+		b = appendTable(b, &tables[i])
+		b = endNested(b, start)
 	}
 	return b
 }
 
-func appendTable(b []byte, ts TableSchema) []byte {
+func appendTable(b []byte, ts *TableSchema) []byte {
 	t := &ts.Table
 	b = appendUintField(b, tagTableID, ts.TableID)
 	b = appendStringField(b, tagTableSchema, t.Schema)
 	b = appendStringField(b, tagTableName, t.Name)
 	if len(t.Columns) > 0 {
 		b = binary.AppendUvarint(b, tagTableCols)
-		b = appendNested(b, func(b []byte) []byte {
-			b = binary.AppendUvarint(b, uint64(len(t.Columns)))
-			for i := range t.Columns {
-				b = appendNested(b, func(b []byte) []byte { return appendColumn(b, &t.Columns[i]) })
-			}
-			return b
-		})
+		cols := len(b)
+		b = binary.AppendUvarint(b, uint64(len(t.Columns)))
+		for i := range t.Columns {
+			start := len(b)
+			b = appendColumn(b, &t.Columns[i])
+			b = endNested(b, start)
+		}
+		b = endNested(b, cols)
 	}
 	b = appendIntsField(b, tagTablePK, t.PrimaryKey)
 	if len(t.UniqueKeys) > 0 {
 		b = binary.AppendUvarint(b, tagTableUKs)
-		b = appendNested(b, func(b []byte) []byte {
-			b = binary.AppendUvarint(b, uint64(len(t.UniqueKeys)))
-			for _, uk := range t.UniqueKeys {
-				b = appendNested(b, func(b []byte) []byte {
-					return appendIntsField(appendStringField(b, tagKeyName, uk.Name), tagKeyCols, uk.Columns)
-				})
-			}
-			return b
-		})
+		uks := len(b)
+		b = binary.AppendUvarint(b, uint64(len(t.UniqueKeys)))
+		for _, uk := range t.UniqueKeys {
+			start := len(b)
+			b = appendIntsField(appendStringField(b, tagKeyName, uk.Name), tagKeyCols, uk.Columns)
+			b = endNested(b, start)
+		}
+		b = endNested(b, uks)
 	}
 	b = appendStringField(b, tagTableCS, ts.Charset)
 	b = appendStringField(b, tagTableColl, ts.Collation)
@@ -115,14 +117,13 @@ func appendColumn(b []byte, c *repl.Column) []byte {
 	b = appendStringField(b, tagColCollation, c.Collation)
 	if len(c.Members) > 0 {
 		b = binary.AppendUvarint(b, tagColMembers)
-		b = appendNested(b, func(b []byte) []byte {
-			b = binary.AppendUvarint(b, uint64(len(c.Members)))
-			for _, m := range c.Members {
-				b = binary.AppendUvarint(b, uint64(len(m)))
-				b = append(b, m...)
-			}
-			return b
-		})
+		start := len(b)
+		b = binary.AppendUvarint(b, uint64(len(c.Members)))
+		for _, m := range c.Members {
+			b = binary.AppendUvarint(b, uint64(len(m)))
+			b = append(b, m...)
+		}
+		b = endNested(b, start)
 	}
 	return appendStringField(b, tagColGenerated, c.Generated)
 }

@@ -8,11 +8,14 @@ import (
 
 // Field encoding and decoding shared by records and their nested values.
 
-// appendNested appends the payload fn builds, prefixed by its length: fn
-// writes in place, then the payload moves right by the prefix's size.
-func appendNested(b []byte, fn func([]byte) []byte) []byte {
-	start := len(b)
-	b = fn(b)
+// endNested prefixes the payload written in place from start to b's end
+// with its length: the payload moves right by the prefix's size. Callers
+// write the payload straight into b (no closure, no scratch buffer):
+//
+//	start := len(b)
+//	b = appendX(b, ...)
+//	b = endNested(b, start)
+func endNested(b []byte, start int) []byte {
 	n := len(b) - start
 	var hdr [binary.MaxVarintLen64]byte
 	h := binary.PutUvarint(hdr[:], uint64(n))
@@ -40,24 +43,35 @@ func appendUintField(b []byte, tag, v uint64) []byte {
 	return binary.AppendUvarint(b, v)
 }
 
+// varintLen is the size of v in binary.AppendVarint's encoding.
+func varintLen(v int64) int {
+	u := uint64(v) << 1
+	if v < 0 {
+		u = ^u
+	}
+	return uvarintLen(u)
+}
+
 func appendIntField(b []byte, tag uint64, v int64) []byte {
 	if v == 0 {
 		return b
 	}
-	return appendNested(binary.AppendUvarint(b, tag), func(b []byte) []byte { return binary.AppendVarint(b, v) })
+	b = binary.AppendUvarint(b, tag)
+	b = binary.AppendUvarint(b, uint64(varintLen(v)))
+	return binary.AppendVarint(b, v)
 }
 
 func appendIntsField(b []byte, tag uint64, v []int) []byte {
 	if len(v) == 0 {
 		return b
 	}
-	return appendNested(binary.AppendUvarint(b, tag), func(b []byte) []byte {
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		for _, x := range v {
-			b = binary.AppendVarint(b, int64(x))
-		}
-		return b
-	})
+	b = binary.AppendUvarint(b, tag)
+	start := len(b)
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	for _, x := range v {
+		b = binary.AppendVarint(b, int64(x))
+	}
+	return endNested(b, start)
 }
 
 // walkFields calls fn for each field of b in order; base is b's position
