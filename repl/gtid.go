@@ -106,12 +106,16 @@ func (g GTID) IsZero() bool { return g == GTID{} }
 func (g GTID) String() string {
 	switch g.Flavor {
 	case MariaDB:
-		return fmt.Sprintf("%d-%d-%d", g.Domain, g.Server, g.Seq)
+		var buf [64]byte // strconv, not fmt: this runs for every captured transaction
+		b := strconv.AppendUint(buf[:0], uint64(g.Domain), 10)
+		b = strconv.AppendUint(append(b, '-'), uint64(g.Server), 10)
+		b = strconv.AppendUint(append(b, '-'), g.Seq, 10)
+		return string(b)
 	case MySQL:
 		if g.Tag != "" {
-			return fmt.Sprintf("%s:%s:%d", g.UUID, g.Tag, g.Seq)
+			return g.UUID.String() + ":" + g.Tag + ":" + strconv.FormatUint(g.Seq, 10)
 		}
-		return fmt.Sprintf("%s:%d", g.UUID, g.Seq)
+		return g.UUID.String() + ":" + strconv.FormatUint(g.Seq, 10)
 	}
 	return ""
 }

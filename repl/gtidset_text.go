@@ -32,7 +32,11 @@ func (s GTIDSet) String() string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "%d-%d-", st.domain, st.server)
+			var buf [24]byte
+			b.Write(strconv.AppendUint(buf[:0], uint64(st.domain), 10))
+			b.WriteByte('-')
+			b.Write(strconv.AppendUint(buf[:0], uint64(st.server), 10))
+			b.WriteByte('-')
 			if len(st.iv) == 1 && st.iv[0].lo == 1 {
 				b.WriteString(strconv.FormatUint(st.iv[0].hi, 10))
 				continue
