@@ -45,6 +45,12 @@ func measureLag(ctx context.Context, e *env, kind string) (res lagResult, err er
 		return res, err
 	}
 	defer func() { err = errors.Join(err, c.stop()) }()
+	// Capture runs always-on in service: the measure starts once this
+	// streamer has connected and made a first transaction durable, so that
+	// its start-up (connection, preflight, schema history) is not counted.
+	if err := waitStreaming(ctx, e, c); err != nil {
+		return res, err
+	}
 	reader, err := e.openReader(ctx, c)
 	if err != nil {
 		return res, fmt.Errorf("opening a reader on the %s store: %w", kind, err)
@@ -196,6 +202,22 @@ func worker(ctx context.Context, e *env, db *sql.DB, seed uint64, slots <-chan s
 			return fmt.Errorf("paced load: @@last_gtid %q: %w", text, err)
 		}
 		acks <- ack{gtid: g, at: at, latency: at.Sub(began)}
+	}
+	return nil
+}
+
+// waitStreaming commits one transaction on the primary and waits until the
+// streamer made it durable.
+func waitStreaming(ctx context.Context, e *env, c *capturer) error {
+	if _, err := e.db.ExecContext(ctx, "INSERT INTO sbtest.lag (v, c) VALUES (0, 'streaming?')"); err != nil {
+		return fmt.Errorf("writing the readiness transaction: %w", err)
+	}
+	_, pos, err := e.position(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.waitFor(ctx, pos, time.Minute); err != nil {
+		return fmt.Errorf("waiting for the streamer to capture the readiness transaction: %w", err)
 	}
 	return nil
 }

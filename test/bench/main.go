@@ -20,7 +20,9 @@
 //   - Capture lag: a Go generator commits at a paced -rate (default 2,000
 //     transactions/s) with the streamer running, noting each transaction's
 //     commit-ack time and GTID; a tailing reader notes when each record
-//     becomes readable in the store. Lag = readable - commit ack, matched
+//     becomes readable in the store (the load starts once the streamer has
+//     made a first transaction durable: capture is always-on in service,
+//     its start-up is not counted). Lag = readable - commit ack, matched
 //     by GTID; p50/p90/p99/max are printed (target p99 < 50 ms), with the
 //     time to durable (Store.Append returned) for comparison.
 //
