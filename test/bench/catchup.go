@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -38,6 +39,7 @@ type catchUpRun struct {
 	decodeError error
 	use         storeUse  // the store's work during the catch-up
 	cpu         cpuUse    // CPU time used during the catch-up
+	heapSys     uint64    // the Go heap obtained from the OS by the end of the catch-up
 	began       time.Time // the streamer's start
 }
 
@@ -117,6 +119,9 @@ func catchUp(ctx context.Context, e *env) (*catchUpResult, error) {
 		cpu0 := e.cpuNow()
 		run.took, err = timeCatchUp(ctx, c, endSet)
 		run.cpu = e.cpuNow().since(cpu0)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		run.heapSys = ms.HeapSys
 		run.use = c.store.usage()
 		if err = errors.Join(err, stopProfile()); err != nil {
 			return nil, err

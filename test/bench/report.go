@@ -44,8 +44,8 @@ func (r *catchUpResult) print(e *env) {
 				float64(u.records)/float64(u.appends), 100*u.busy.Seconds()/run.took.Seconds(),
 				float64(u.first.Sub(run.began).Microseconds())/1000)
 		}
-		fmt.Printf("  %s: CPU time during the catch-up: %s (of %d cores x %.2f s)\n", run.kind, run.cpu,
-			runtime.NumCPU(), run.took.Seconds())
+		fmt.Printf("  %s: CPU time during the catch-up: %s (of %d cores x %.2f s); Go heap obtained from the OS: %.0f MB\n",
+			run.kind, run.cpu, runtime.NumCPU(), run.took.Seconds(), float64(run.heapSys)/mb)
 	}
 	fmt.Println("  MB/s is binlog bytes of the range per second for both; capture/raw is raw time / capture time (target >= 0.8).")
 }
