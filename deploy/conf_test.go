@@ -162,7 +162,7 @@ func TestRecoupYAML(t *testing.T) {
 		}
 	}
 	clusterKeys := []string{"name", "flavor", "master", "user", "password_file", "password_env",
-		"server_id", "allow_replica_source", "schemas", "compensate", "orchestrator"}
+		"server_id", "allow_replica_source", "semi_sync", "schemas", "compensate", "orchestrator"}
 	if len(doc.Clusters) == 0 {
 		t.Fatal("recoup.yaml has no cluster")
 	}

@@ -40,6 +40,13 @@ type Config struct {
 	// sys). Every transaction is still recorded (GTID continuity); row
 	// events and DDL of other schemas are left out of its Record.
 	Schemas []string
+	// SemiSync makes the streamer a semi-synchronous replica that
+	// acknowledges a transaction only once the capture log holds it
+	// durably: with the master's rpl_semi_sync_master_enabled=ON, a commit
+	// the master acknowledged to its client is in the log (unless the
+	// master gave up waiting: rpl_semi_sync_master_timeout). Each flagged
+	// transaction then waits for its own Append.
+	SemiSync bool
 	// MaxBatchRecords and MaxBatchBytes bound one group commit (one
 	// Store.Append); defaults 512 records and 4 MiB.
 	MaxBatchRecords int

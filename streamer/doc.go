@@ -113,6 +113,15 @@
 // master's transactions never collide with lost ones, and auto-position
 // sends what the captured set lacks.
 //
+// Semi-synchronous capture (Config.SemiSync): the streamer registers as a
+// semi-synchronous replica, and the acknowledgement go-mysql writes after
+// a flagged event is held on the connection (binlogconn.go, ackGate) until
+// every event handed to the pump is in a durable record or ends no
+// transaction: the master releases a client's commit only once the
+// capture log holds it. A session that ends first acknowledges nothing;
+// the master then waits out rpl_semi_sync_master_timeout and runs
+// asynchronous until a streamer acknowledges again.
+//
 // Decoding (DecodeTxn, TableFromMap): a captured record is turned into a
 // repl.Txn with typed values, with no server access.
 //

@@ -202,6 +202,9 @@ func (s *Streamer) followsSwitch() bool {
 // unless AllowReplicaSource.
 func (s *Streamer) preflightOptions(ctx context.Context, db *sql.DB, switched bool) ([]PreflightOption, error) {
 	opts := []PreflightOption{CaptureSchemas(s.cfg.Schemas...), ReplicaServerID(s.cfg.ServerID)}
+	if s.cfg.SemiSync {
+		opts = append(opts, SemiSyncReplica())
+	}
 	if s.cfg.AllowReplicaSource {
 		return append(opts, AllowReplicaSource()), nil
 	}

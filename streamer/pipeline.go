@@ -17,6 +17,7 @@ import (
 // each Append extends exactly what the previous one made durable.
 type appendJob struct {
 	recs []capture.Record
+	upTo int64      // events taken when the batch was handed over (ackGate)
 	done chan error // receives Append's result once it is published
 }
 
@@ -25,7 +26,7 @@ type appendJob struct {
 // the append's goroutine only when Append returned nil; nothing is
 // published after a failure.
 func (p *pump) start(ctx context.Context) {
-	j := &appendJob{recs: p.batch, done: make(chan error, 1)}
+	j := &appendJob{recs: p.batch, upTo: p.handled, done: make(chan error, 1)}
 	rowsEvents, bytes := p.rowsEvents, p.batchBytes
 	p.batch, p.spare = p.spare[:0], nil
 	p.batchBytes, p.rowsEvents = 0, 0
@@ -35,6 +36,9 @@ func (p *pump) start(ctx context.Context) {
 		err := p.s.store.Append(ctx, j.recs...)
 		if err == nil {
 			p.s.durable(j.recs, time.Since(start), rowsEvents, bytes)
+			// The events taken before the hand-over are in this batch,
+			// in an earlier one, or in a transaction not finished yet.
+			p.gate.settle(j.upTo)
 		}
 		j.done <- err
 	}()

@@ -29,6 +29,7 @@ type preflightOpts struct {
 	allowReplica bool
 	schemas      []string
 	serverID     uint32
+	semiSync     bool
 }
 
 // AllowReplicaSource accepts a server that is itself a replica.
@@ -39,6 +40,11 @@ func AllowReplicaSource() PreflightOption { return func(o *preflightOpts) { o.al
 func CaptureSchemas(schemas ...string) PreflightOption {
 	return func(o *preflightOpts) { o.schemas = schemas }
 }
+
+// SemiSyncReplica checks that the server can wait for a semi-synchronous
+// replica: it is refused without semi-synchronous replication, and warned
+// about when it does not wait (rpl_semi_sync_master_enabled=OFF).
+func SemiSyncReplica() PreflightOption { return func(o *preflightOpts) { o.semiSync = true } }
 
 // ReplicaServerID checks that the server's own server_id differs from the
 // one the streamer registers with.
@@ -62,6 +68,7 @@ func Preflight(ctx context.Context, db *sql.DB, flavor repl.Flavor, opts ...Pref
 	c := &checks{flavor: flavor, vars: v, opts: o}
 	c.server()
 	c.binlog()
+	c.semiSync()
 	if err := c.privileges(ctx, db); err != nil {
 		return nil, err
 	}
@@ -91,7 +98,7 @@ func (c *checks) warn(format string, a ...any) {
 func globalVars(ctx context.Context, db *sql.DB) (map[string]string, error) {
 	rows, err := db.QueryContext(ctx, `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format',
 		'binlog_row_image', 'binlog_row_metadata', 'gtid_mode', 'gtid_strict_mode', 'read_only', 'version',
-		'server_id', 'log_slave_updates', 'log_replica_updates')`)
+		'server_id', 'log_slave_updates', 'log_replica_updates', 'rpl_semi_sync_master_enabled')`)
 	if err != nil {
 		return nil, fmt.Errorf("reading server variables: %w", err)
 	}
@@ -117,6 +124,21 @@ func (c *checks) server() {
 	}
 	if c.opts.serverID != 0 && c.vars["server_id"] == fmt.Sprint(c.opts.serverID) {
 		c.problem("the server's own server_id is %d, the streamer's replica server_id: give the streamer a server_id no server of the cluster uses", c.opts.serverID)
+	}
+}
+
+func (c *checks) semiSync() {
+	if !c.opts.semiSync {
+		return
+	}
+	switch on, ok := c.vars["rpl_semi_sync_master_enabled"]; {
+	case !ok:
+		c.problem("semi_sync is set but the server has no semi-synchronous replication (MySQL: INSTALL PLUGIN " +
+			"rpl_semi_sync_master SONAME 'semisync_master.so'): install it, or unset the cluster's semi_sync")
+	case !strings.EqualFold(on, "ON"):
+		c.warn("rpl_semi_sync_master_enabled is OFF: the master does not wait for the streamer, so a commit it " +
+			"acknowledges may not be captured yet; SET GLOBAL rpl_semi_sync_master_enabled=ON (and in the configuration): " +
+			"the streamer registers as semi-synchronous when it next connects")
 	}
 }
 

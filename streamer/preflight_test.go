@@ -87,6 +87,10 @@ func TestPreflightSettings(t *testing.T) {
 			opts: []PreflightOption{AllowReplicaSource()}, warnings: []string{"capturing from a server that is read_only"}},
 		{name: "same server id", opts: []PreflightOption{ReplicaServerID(inst.ServerID)},
 			problems: []string{"give the streamer a server_id no server of the cluster uses"}},
+		{name: "semi-sync not enabled warns", opts: []PreflightOption{SemiSyncReplica()},
+			warnings: []string{"rpl_semi_sync_master_enabled is OFF: the master does not wait for the streamer"}},
+		{name: "semi-sync enabled", set: []string{"SET GLOBAL rpl_semi_sync_master_enabled = ON"},
+			undo: []string{"SET GLOBAL rpl_semi_sync_master_enabled = OFF"}, opts: []PreflightOption{SemiSyncReplica()}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,4 +151,20 @@ func TestPreflightServers(t *testing.T) {
 		checkPreflight(t, replica.DB(t), []string{"replicates from another server"}, nil)
 		checkPreflight(t, replica.DB(t), nil, []string{"capturing from a server that replicates"}, AllowReplicaSource())
 	})
+}
+
+// TestPreflightSemiSyncMissing: a server without semi-synchronous
+// replication (MySQL without the plugin; every MariaDB has it built in) is
+// refused when the streamer is to be a semi-synchronous replica.
+func TestPreflightSemiSyncMissing(t *testing.T) {
+	c := &checks{flavor: repl.MySQL, vars: map[string]string{}, opts: preflightOpts{semiSync: true}}
+	c.semiSync()
+	if len(c.problems) != 1 || !strings.Contains(c.problems[0], "INSTALL PLUGIN rpl_semi_sync_master") {
+		t.Errorf("problems = %q, want the plugin to install", c.problems)
+	}
+	c = &checks{flavor: repl.MySQL, vars: map[string]string{}}
+	c.semiSync()
+	if len(c.problems)+len(c.warnings) != 0 {
+		t.Errorf("without semi_sync: problems %q, warnings %q, want none", c.problems, c.warnings)
+	}
 }

@@ -24,6 +24,10 @@ type pump struct {
 	since  int // records since the last schema snapshot
 	events <-chan *replication.BinlogEvent
 	errs   <-chan error
+	// gate holds semi-synchronous acknowledgements (nil: none); handled
+	// counts the events taken from events, for it.
+	gate    *ackGate
+	handled int64
 
 	batch      []capture.Record // being built
 	spare      []capture.Record // the buffer of the last durable batch, for reuse
@@ -122,6 +126,18 @@ func (p *pump) drain(ctx context.Context, cause error) error {
 }
 
 func (p *pump) handle(ctx context.Context, ev *replication.BinlogEvent) error {
+	p.handled++
+	err := p.take(ctx, ev)
+	if err == nil && len(p.batch) == 0 && p.inflight == nil {
+		// Every event taken so far is durable or ends no transaction.
+		p.gate.settle(p.handled)
+	}
+	return err
+}
+
+// take places one event: in the transaction being built, and the
+// transactions it finishes in the batch.
+func (p *pump) take(ctx context.Context, ev *replication.BinlogEvent) error {
 	if !p.announced {
 		// The master accepted the position: record where capture from it
 		// resumes (on first start, where capture begins), or the switch.

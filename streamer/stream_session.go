@@ -51,7 +51,11 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 	hist.changed = fresh
 	sctx, cancel := context.WithCancel(ctx)
 	events := make(chan *replication.BinlogEvent, 4096)
-	syncer := replication.NewBinlogSyncer(s.syncerConfig(master, &eventHandler{events: events, done: sctx.Done()}))
+	var gate *ackGate // nil unless capture is semi-synchronous
+	if s.cfg.SemiSync {
+		gate = newAckGate(sctx.Done())
+	}
+	syncer := replication.NewBinlogSyncer(s.syncerConfig(master, &eventHandler{events: events, done: sctx.Done(), gate: gate}, gate))
 	defer func() {
 		cancel() // first: unblocks a HandleEvent waiting on the channel
 		syncer.Close()
@@ -66,7 +70,7 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 		errs <- err
 	}()
 	s.setConnected(plan.after, res.durable)
-	p := &pump{s: s, events: events, errs: errs, b: s.newBuilder(master, plan.start, hist), hist: hist, since: since,
+	p := &pump{s: s, events: events, errs: errs, gate: gate, b: s.newBuilder(master, plan.start, hist), hist: hist, since: since,
 		head: plan.head, after: plan.after, split: !plan.after.Equal(plan.start), window: plan.window}
 	err = p.run(sctx)
 	var me *gomysql.MyError
@@ -220,7 +224,7 @@ func masterPosition(ctx context.Context, db *sql.DB, f repl.Flavor) (repl.GTIDSe
 	return pos, nil
 }
 
-func (s *Streamer) syncerConfig(master string, h replication.EventHandler) replication.BinlogSyncerConfig {
+func (s *Streamer) syncerConfig(master string, h replication.EventHandler, gate *ackGate) replication.BinlogSyncerConfig {
 	host, port, _ := splitHostPort(master) // validated by Config.Validate
 	dialer := &net.Dialer{Timeout: s.cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	return replication.BinlogSyncerConfig{
@@ -236,7 +240,8 @@ func (s *Streamer) syncerConfig(master string, h replication.EventHandler) repli
 		DiscardGTIDSet:          true, // no GTID set clone per XID and query event
 		SynchronousEventHandler: h,
 		EventCacheCount:         1,
-		Dialer:                  coarseDeadlineDialer(dialer),
+		Dialer:                  binlogDialer(dialer, gate),
+		SemiSyncEnabled:         s.cfg.SemiSync, // acknowledgements held by gate until durable
 		Logger:                  slog.New(&minLevel{s.log.Handler(), slog.LevelWarn}).With("cluster", s.cfg.Cluster, "component", "go-mysql"),
 	}
 }
@@ -270,6 +275,7 @@ func (s *Streamer) startSync(syncer *replication.BinlogSyncer, pos repl.GTIDSet)
 type eventHandler struct {
 	events chan<- *replication.BinlogEvent
 	done   <-chan struct{}
+	gate   *ackGate // counts the events handed (semi-synchronous capture)
 }
 
 // HandleEvent runs on go-mysql's reading goroutine. A MariaDB GTID event
@@ -284,6 +290,7 @@ func (h *eventHandler) HandleEvent(e *replication.BinlogEvent) error {
 	}
 	select {
 	case h.events <- e:
+		h.gate.hand()
 		return nil
 	case <-h.done:
 		return errSessionDone

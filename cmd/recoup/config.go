@@ -41,6 +41,9 @@ type ClusterConfig struct {
 	ServerID uint32 `yaml:"server_id"`
 	// AllowReplicaSource permits capturing from a server that is a replica.
 	AllowReplicaSource bool `yaml:"allow_replica_source"`
+	// SemiSync makes the streamer a semi-synchronous replica that
+	// acknowledges a transaction only once the capture log holds it.
+	SemiSync bool `yaml:"semi_sync"`
 	// Schemas limits the schema history to these schemas (all when empty).
 	Schemas []string `yaml:"schemas"`
 	// Compensate configures `recoup plan`, `recoup compensate` and the

@@ -116,6 +116,7 @@ func newStreamer(ctx context.Context, cfg *Config, cl *ClusterConfig, log *slog.
 		Password:           pw,
 		ServerID:           cl.ServerID,
 		AllowReplicaSource: cl.AllowReplicaSource,
+		SemiSync:           cl.SemiSync,
 		Schemas:            cl.Schemas,
 	}, store, clog, reg) // the streamer labels its metrics with the cluster
 	if err != nil {

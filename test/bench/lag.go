@@ -15,6 +15,9 @@ import (
 // lagResult is the lag measure of one store.
 type lagResult struct {
 	kind     string
+	semi     bool  // the streamer was a semi-synchronous replica the master waited for
+	yesTx    int64 // semi-synchronous commits acknowledged by the streamer (master's Rpl_semi_sync_master_yes_tx)
+	noTx     int64 // commits the master stopped waiting for (Rpl_semi_sync_master_no_tx)
 	txns     int
 	achieved float64         // transactions/s the generator committed
 	commit   []time.Duration // BEGIN to COMMIT acknowledged, on the client
@@ -27,16 +30,23 @@ type lagResult struct {
 
 // measureLag runs the paced load with the streamer capturing into a fresh
 // store and a tailing reader on a second handle of it.
-func measureLag(ctx context.Context, e *env, kind string) (res lagResult, err error) {
-	res.kind = kind
+func measureLag(ctx context.Context, e *env, kind string, semi bool) (res lagResult, err error) {
+	res.kind, res.semi = kind, semi
 	if _, err := e.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS sbtest.lag (id BIGINT AUTO_INCREMENT PRIMARY KEY,
 		v INT NOT NULL, c CHAR(120) NOT NULL)`); err != nil {
 		return res, fmt.Errorf("creating the lag table: %w", err)
+	}
+	if semi {
+		if err := e.semiSyncMaster(ctx, true); err != nil {
+			return res, err
+		}
+		defer func() { err = errors.Join(err, e.semiSyncMaster(context.WithoutCancel(ctx), false)) }()
 	}
 	c, err := e.newCapturer(ctx, kind, "lag")
 	if err != nil {
 		return res, err
 	}
+	c.cfg.SemiSync = semi
 	defer func() { err = errors.Join(err, c.close()) }()
 	if err := primeCapture(ctx, e, c); err != nil {
 		return res, err
@@ -62,11 +72,20 @@ func measureLag(ctx context.Context, e *env, kind string) (res lagResult, err er
 	}
 	tail := startTail(reader, next)
 	c.store.note()
+	yes0, no0, err := e.semiSyncCounts(ctx)
+	if err != nil {
+		_, _ = tail.stop()
+		return res, err
+	}
 	fmt.Printf("lag: %d txn/s paced load for %v on %d connections, capture into the %s store ...\n",
 		e.o.rate, e.o.lagFor, e.o.conns, kind)
 	began := time.Now()
 	acks, commit, err := pacedLoad(ctx, e)
 	elapsed := time.Since(began)
+	if err == nil {
+		res.yesTx, res.noTx, err = e.semiSyncCounts(ctx)
+		res.yesTx, res.noTx = res.yesTx-yes0, res.noTx-no0
+	}
 	if err != nil {
 		_, _ = tail.stop()
 		return res, err

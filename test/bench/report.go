@@ -58,7 +58,7 @@ func printLag(e *env, rs []lagResult) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "store\ttxns\ttxn/s\tlag p50\tp90\tp99\tmax\tdurable p50\tp99\tcommit p50\tp99\t")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.kind, r.txns, r.achieved,
+		fmt.Fprintf(w, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name(), r.txns, r.achieved,
 			ms(pct(r.readable, 0.5)), ms(pct(r.readable, 0.9)), ms(pct(r.readable, 0.99)), ms(pct(r.readable, 1)),
 			ms(pct(r.durable, 0.5)), ms(pct(r.durable, 0.99)), ms(pct(r.commit, 0.5)), ms(pct(r.commit, 0.99)))
 	}
@@ -66,13 +66,18 @@ func printLag(e *env, rs []lagResult) {
 	for _, r := range rs {
 		if r.retried > 0 {
 			fmt.Printf("  %s: %d transactions became durable through an Append that returned an error (see streamer.log; "+
-				"left out of the durable column)\n", r.kind, r.retried)
+				"left out of the durable column)\n", r.name(), r.retried)
 		}
 		if r.preRead > 0 {
-			fmt.Printf("  %s: %d transactions were readable by the second handle before the streamer's Append returned\n", r.kind, r.preRead)
+			fmt.Printf("  %s: %d transactions were readable by the second handle before the streamer's Append returned\n", r.name(), r.preRead)
 		}
-		if r.early > 0 {
-			fmt.Printf("  %s: %d transactions were durable before the client saw their commit ack (counted as 0)\n", r.kind, r.early)
+		switch {
+		case r.semi:
+			fmt.Printf("  %s: %d commits waited for the streamer's acknowledgement, %d went asynchronous "+
+				"(the master's timeout); %d of %d transactions were durable before the client saw their commit ack\n",
+				r.name(), r.yesTx, r.noTx, r.early, r.txns)
+		case r.early > 0:
+			fmt.Printf("  %s: %d transactions were durable before the client saw their commit ack (counted as 0)\n", r.name(), r.early)
 		}
 	}
 	fmt.Println("  durable = Store.Append returned in the streamer; commit = BEGIN to COMMIT ack on the client. Target: lag p99 < 50 ms.")
@@ -89,3 +94,11 @@ func pct(ds []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+// name is the store, and whether the streamer was semi-synchronous.
+func (r lagResult) name() string {
+	if r.semi {
+		return r.kind + " semi-sync"
+	}
+	return r.kind
+}

@@ -19,7 +19,7 @@ func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
 
 func TestCoarseDeadlineNeverEarlyAtMostSlackLate(t *testing.T) {
 	rec := &deadlineRecorder{}
-	c := &coarseDeadlineConn{Conn: rec}
+	c := &binlogConn{Conn: rec}
 	base := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	const timeout = 10 * time.Second
 	// A read every millisecond for 5 seconds, as go-mysql does per packet.
@@ -62,7 +62,7 @@ func TestCoarseDeadlineFiresOnSilentConnection(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	c := &coarseDeadlineConn{Conn: a}
+	c := &binlogConn{Conn: a}
 	start := time.Now()
 	if err := c.SetReadDeadline(start.Add(50 * time.Millisecond)); err != nil {
 		t.Fatal(err)
