@@ -17,6 +17,7 @@
 //     broker spends its first hundred megabytes compiling its produce
 //     path (JIT): the Kafka catch-up is preceded by an unmeasured capture
 //     of the same range into another topic (-warm-kafka=false: cold).
+//
 //   - Capture lag: a Go generator commits at a paced -rate (default 2,000
 //     transactions/s) with the streamer running, noting each transaction's
 //     commit-ack time and GTID; a tailing reader notes when each record
