@@ -50,14 +50,18 @@ const (
 func TestFailoverHook(t *testing.T) {
 	bin := buildRecoup(t)
 	for _, tc := range []struct {
-		name                  string
-		kafka, daemon, racing bool
+		name                        string
+		kafka, daemon, racing, semi bool
 	}{
-		{"local-store-in-process-streamer", false, false, false},
-		{"kafka-daemon-racing-hooks", true, true, true},
+		{"local-store-in-process-streamer", false, false, false, false},
+		{"kafka-daemon-racing-hooks", true, true, true, false},
+		{"semi-sync-daemon-killed-at-once", false, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, tc.kafka, bin)
+			if tc.semi {
+				r.enableSemiSync()
+			}
 			stop := r.startStreamer
 			if tc.daemon {
 				stop = r.startDaemon
@@ -89,14 +93,27 @@ func testFailoverHook(t *testing.T, r *rig, stopCapture func(), racing bool) {
 			t.Fatal(err)
 		}
 	}
+	var noTx string
+	if r.semiSync {
+		r.waitSemiSync()
+		noTx = r.semiSyncStatus("NO_TX")
+	}
 	if err := writeBatch(ctx, db, &acked, clients, rowsReplicated, rowsLost); err != nil {
 		t.Fatal(err)
 	}
-	oldPos, err := r.old.GTIDBinlogPos(ctx)
-	if err != nil {
-		t.Fatal(err)
+	if r.semiSync {
+		// Semi-synchronous: every acknowledged commit is captured, so the
+		// master is killed at once, without waiting for capture.
+		if got := r.semiSyncStatus("NO_TX"); got != noTx {
+			t.Fatalf("the old master stopped waiting for the streamer during the writes (no_tx %s -> %s)", noTx, got)
+		}
+	} else {
+		oldPos, err := r.old.GTIDBinlogPos(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitCaptured(oldPos)
 	}
-	r.waitCaptured(oldPos)
 	if err := r.old.Kill(); err != nil {
 		t.Fatal(err)
 	}

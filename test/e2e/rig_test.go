@@ -55,6 +55,9 @@ type rig struct {
 	// admin is the capture daemon's admin address when the capture runs
 	// as `recoup stream` (startDaemon), which the hook then tells.
 	admin string
+	// semiSync: the old master waits for the streamer, a semi-synchronous
+	// replica (enableSemiSync).
+	semiSync bool
 }
 
 // hookGrants returns deploy/grants.sql's statements for the hook's
@@ -166,7 +169,7 @@ func (r *rig) writeConfig() {
     user: %s
     password_file: %s
     server_id: 4001
-    compensate:
+%s    compensate:
       user: recoup_hook
       password_file: %s
 %slog:
@@ -183,11 +186,53 @@ hook:
       config_file: %s
   probe:
     writer_addr: %s
-`, cluster, r.old.Addr(), r.topo.User, pw, hookPW, store, r.budget, hookAdmin, filepath.Join(r.dir, "reports"), r.hp.SocketPath,
+`, cluster, r.old.Addr(), r.topo.User, pw, semiSyncKey(r.semiSync), hookPW, store, r.budget, hookAdmin, filepath.Join(r.dir, "reports"), r.hp.SocketPath,
 		haproxytest.WriterBackend, haproxytest.ReaderBackend, r.hp.StateFile, r.hp.ConfigPath, r.hp.FrontendAddr)
 	r.cfgPath = filepath.Join(r.dir, "recoup.yaml")
 	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o600); err != nil {
 		r.t.Fatal(err)
+	}
+}
+
+func semiSyncKey(on bool) string {
+	if on {
+		return "    semi_sync: true\n"
+	}
+	return ""
+}
+
+// enableSemiSync makes the old master wait, for each commit, until the
+// streamer (configured semi_sync) acknowledges it, for up to 10 s; with
+// no semi-synchronous replica connected it does not wait.
+func (r *rig) enableSemiSync() {
+	r.semiSync = true
+	r.exec(r.old, "SET GLOBAL rpl_semi_sync_master_wait_no_slave = OFF", "SET GLOBAL rpl_semi_sync_master_timeout = 10000",
+		"SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'", "SET GLOBAL rpl_semi_sync_master_enabled = ON")
+	r.writeConfig()
+}
+
+// semiSyncStatus reads one of the old master's Rpl_semi_sync_master_*
+// status variables.
+func (r *rig) semiSyncStatus(name string) string {
+	r.t.Helper()
+	var v string
+	if err := r.old.DB(r.t).QueryRowContext(r.t.Context(),
+		"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?", "RPL_SEMI_SYNC_MASTER_"+name).Scan(&v); err != nil {
+		r.t.Fatalf("reading Rpl_semi_sync_master_%s: %v", name, err)
+	}
+	return v
+}
+
+// waitSemiSync waits until the old master waits for the streamer.
+func (r *rig) waitSemiSync() {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.semiSyncStatus("CLIENTS") != "1" || r.semiSyncStatus("STATUS") != "ON" {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the old master never waited for the streamer: clients %s, status %s",
+				r.semiSyncStatus("CLIENTS"), r.semiSyncStatus("STATUS"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
