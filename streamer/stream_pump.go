@@ -89,6 +89,9 @@ func (p *pump) loop(ctx context.Context) error {
 			if err := p.handle(ctx, ev); err != nil {
 				return err
 			}
+			if err := p.takeReady(ctx); err != nil {
+				return err
+			}
 		case err := <-done:
 			if err := p.complete(err); err != nil {
 				return err
@@ -99,6 +102,24 @@ func (p *pump) loop(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// takeReady handles the events already waiting, until none is or the
+// batch is full. A receive with a default case costs a fraction of the
+// loop's select over four channels, which took a fifth of the streamer's
+// CPU when run for every event of a catch-up.
+func (p *pump) takeReady(ctx context.Context) error {
+	for !p.batchFull() {
+		select {
+		case ev := <-p.events:
+			if err := p.handle(ctx, ev); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // drain processes the events that arrived before the stream failed and

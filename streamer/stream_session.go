@@ -288,6 +288,12 @@ func (h *eventHandler) HandleEvent(e *replication.BinlogEvent) error {
 		c := *g
 		e.Event = &c
 	}
+	select { // the common case, without select's locking of both channels
+	case h.events <- e:
+		h.gate.hand()
+		return nil
+	default:
+	}
 	select {
 	case h.events <- e:
 		h.gate.hand()

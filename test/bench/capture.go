@@ -44,7 +44,7 @@ func (e *env) newCapturer(ctx context.Context, kind, name string) (*capturer, er
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn})).With("store", kind+"/"+name)
 	p := e.primary
 	c := &capturer{kind: kind, log: log, cfg: streamer.Config{Cluster: "bench", Flavor: repl.MariaDB, Master: p.Addr(),
-		User: p.User, Password: p.Password, ServerID: e.serverID()}}
+		User: p.User, Password: p.Password, ServerID: e.serverID(), MaxBatchRecords: e.o.batchRecs}}
 	var st capture.Store
 	switch kind {
 	case "local":

@@ -73,6 +73,7 @@ type options struct {
 	kafkaMsg    int
 	warmKafka   bool
 	semiSync    bool
+	batchRecs   int
 }
 
 func main() {
@@ -97,6 +98,7 @@ func main() {
 	fs.IntVar(&o.kafkaMsg, "kafka-message-bytes", 0, "Kafka store MaxMessageBytes (0: the store's default)")
 	fs.BoolVar(&o.warmKafka, "warm-kafka", true, "before the Kafka catch-up, capture the same range once into another topic, not measured, so that the broker's JIT has compiled its produce path, as in a broker in service")
 	fs.BoolVar(&o.semiSync, "semi-sync", true, "also measure the lag with the streamer as the semi-synchronous replica the master waits for (commit latency then includes capture)")
+	fs.IntVar(&o.batchRecs, "batch-records", 0, "the streamer's MaxBatchRecords (0: its default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each store's catch-up to FILE.STORE")
 	_ = fs.Parse(os.Args[2:]) // ExitOnError
 	for _, s := range strings.Split(stores, ",") {
