@@ -16,6 +16,7 @@ type metrics struct {
 	rowsEvents prometheus.Counter
 	bytes      prometheus.Counter
 	appendLat  prometheus.Histogram
+	ackHold    prometheus.Histogram
 	reconnects prometheus.Counter
 	connected  prometheus.Gauge
 	position   *prometheus.GaugeVec
@@ -40,12 +41,17 @@ func newMetrics(reg prometheus.Registerer, cluster string, lag func() float64) (
 			Help:    "Latency of one group commit (Store.Append).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		ackHold: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "recoup", Subsystem: "capture", Name: "semisync_ack_hold_seconds", ConstLabels: labels,
+			Help:    "How long each semi-synchronous acknowledgement the master asked for was held until its transaction was durable (semi_sync only; the count is the acknowledgements sent).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
 		position: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("position_info",
 			"Always 1; the gtid label is the durable captured position.")), []string{"gtid"}),
 	}
 	lagGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("lag_seconds",
 		"Now minus the commit time of the last durable transaction; 0 once caught up with an idle master.")), lag)
-	for _, c := range []prometheus.Collector{m.txns, m.rowsEvents, m.bytes, m.reconnects, m.connected, m.appendLat, m.position, lagGauge} {
+	for _, c := range []prometheus.Collector{m.txns, m.rowsEvents, m.bytes, m.reconnects, m.connected, m.appendLat, m.ackHold, m.position, lagGauge} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering capture metrics for cluster %s: %w", cluster, err)
 		}

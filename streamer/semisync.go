@@ -3,6 +3,7 @@ package streamer
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // errAckAbandoned is returned to go-mysql for an acknowledgement the
@@ -25,10 +26,11 @@ type ackGate struct {
 	settled int64
 	moved   chan struct{} // closed, and replaced, each time settled grows
 	done    <-chan struct{}
+	held    func(time.Duration) // observes how long each acknowledgement waited
 }
 
-func newAckGate(done <-chan struct{}) *ackGate {
-	return &ackGate{moved: make(chan struct{}), done: done}
+func newAckGate(done <-chan struct{}, held func(time.Duration)) *ackGate {
+	return &ackGate{moved: make(chan struct{}), done: done, held: held}
 }
 
 // hand counts one event handed to the pump.
@@ -55,11 +57,13 @@ func (g *ackGate) settle(n int64) {
 // wait returns once every event handed so far is settled, or
 // errAckAbandoned when the session ends first.
 func (g *ackGate) wait() error {
+	began := time.Now()
 	for {
 		g.mu.Lock()
 		ok, moved := g.settled >= g.handed, g.moved
 		g.mu.Unlock()
 		if ok {
+			g.held(time.Since(began))
 			return nil
 		}
 		select {

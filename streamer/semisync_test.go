@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/recoup-dev/recoup/capture"
 	"github.com/recoup-dev/recoup/repl"
 	"github.com/recoup-dev/recoup/test/sandbox"
@@ -67,6 +69,11 @@ func TestSemiSyncAckAfterDurable(t *testing.T) {
 			t.Fatalf("commit %d (%s) returned before its transaction was durable: the log's last record has %s (%v, %v)",
 				i, res.gtid, last.After, ok, err)
 		}
+	}
+	var m dto.Metric
+	if err := r.s.m.ackHold.Write(&m); err != nil || m.GetHistogram().GetSampleCount() < 3 {
+		t.Errorf("recoup_capture_semisync_ack_hold_seconds counted %d acknowledgements (%v), want at least the 3 held ones",
+			m.GetHistogram().GetSampleCount(), err)
 	}
 	if got := statusValue(t, db, "Rpl_semi_sync_master_no_tx"); got != noTx {
 		t.Errorf("Rpl_semi_sync_master_no_tx = %s, was %s: the master gave up waiting for the streamer", got, noTx)

@@ -53,7 +53,7 @@ func (s *Streamer) session(ctx context.Context, master string) (progressed bool,
 	events := make(chan *replication.BinlogEvent, 4096)
 	var gate *ackGate // nil unless capture is semi-synchronous
 	if s.cfg.SemiSync {
-		gate = newAckGate(sctx.Done())
+		gate = newAckGate(sctx.Done(), func(d time.Duration) { s.m.ackHold.Observe(d.Seconds()) })
 	}
 	syncer := replication.NewBinlogSyncer(s.syncerConfig(master, &eventHandler{events: events, done: sctx.Done(), gate: gate}, gate))
 	defer func() {
