@@ -76,6 +76,9 @@ func newBenchEnv(b *testing.B, txns, rows int) *benchEnv {
 		b.Fatalf("starting MariaDB sandbox: %v", err)
 	}
 	env := &benchEnv{topo: topo, old: topo.Primary, a: topo.Replicas[0], b: topo.Replicas[1]}
+	// The streamer captures during the setup only (the timer is stopped)
+	// and is stopped before Compensate runs.
+	capt := startCapture(b, env.old, "bench")
 	mustExec(b, env.old.DB(b), "CREATE DATABASE bench", "CREATE TABLE bench.t (id INT PRIMARY KEY, v INT, pad VARCHAR(64))")
 	if err := topo.WaitCaughtUp(ctx); err != nil {
 		b.Fatal(err)
@@ -83,10 +86,16 @@ func newBenchEnv(b *testing.B, txns, rows int) *benchEnv {
 	for _, r := range []*sandbox.Instance{env.a, env.b} {
 		mustExec(b, r.DB(b), "STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = ON")
 	}
+	before, err := env.old.GTIDBinlogPos(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	writeLost(b, env.old, txns, rows)
-	recs := binlogRecords(b, env.old, "bench")
-	env.first = recs[len(recs)-txns]
-	env.store = localStore(b, recs)
+	lost := txnsAfter(capt.wait(b), before)
+	if len(lost) != txns {
+		b.Fatalf("the capture log has %d transactions after %s, want %d", len(lost), before, txns)
+	}
+	env.first, env.store = lost[0], capt.store
 	if err := env.old.Kill(); err != nil {
 		b.Fatal(err)
 	}

@@ -41,16 +41,25 @@ var typesRows = []string{
 
 // TestFetchExact checks that rows read back from the server (binary
 // protocol, binary session charset, UTC) equal, value for value, the
-// after-images streamer.DecodeTxn decodes from the binlog.
+// after-images streamer.DecodeTxn decodes from the record a real streamer
+// captured.
 func TestFetchExact(t *testing.T) {
 	in := sandbox.StartInstance(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	db := in.DB(t)
+	capt := startCapture(t, in, "exact")
 	mustExec(t, db, "CREATE DATABASE t", typesDDL)
+	before, err := in.GTIDBinlogPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustExec(t, db, "SET time_zone = '+03:00'", "INSERT INTO t.types VALUES "+strings.Join(typesRows, ",\n"))
-	recs := binlogRecords(t, in, "exact")
-	txn, err := streamer.DecodeTxn(recs[len(recs)-1])
+	recs := txnsAfter(capt.wait(t), before)
+	if len(recs) != 1 {
+		t.Fatalf("the capture log has %d transactions after %s, want the insert", len(recs), before)
+	}
+	txn, err := streamer.DecodeTxn(recs[0])
 	if err != nil {
 		t.Fatalf("decoding the insert: %v", err)
 	}

@@ -79,14 +79,16 @@ type scenario struct {
 	recoupDB *sql.DB          // the new master as the least-privilege user
 }
 
-// newScenario (schema[0] is CREATE DATABASE) starts a primary with replicas, stops replication, commits
-// lostTxns on the primary while capturing its binlog, kills it -9 and
-// promotes a replica, which it fences (read_only=ON).
+// newScenario (schema[0] is CREATE DATABASE) starts a primary with
+// replicas and a real streamer capturing it into a local store, creates
+// the schema, stops replication, commits lost on the primary, waits until
+// the capture log holds them, kills the primary -9 and promotes a replica.
 func newScenario(t *testing.T, replicas int, schema []string, lost [][]string) *scenario {
 	t.Helper()
 	ctx := t.Context()
 	topo := sandbox.StartTopology(t, sandbox.Options{Replicas: replicas})
 	s := &scenario{topo: topo, old: topo.Primary}
+	capt := startCapture(t, s.old, "test") // before the schema: its DDL goes through the streamer's schema history
 	user, pw := "recoup", randomHex(t)
 	mustExec(t, s.old.DB(t), schema...)
 	// The password is a random hex string; the statement is not logged.
@@ -104,19 +106,23 @@ func newScenario(t *testing.T, replicas int, schema []string, lost [][]string) *
 			t.Fatal(err)
 		}
 	}
+	before, err := s.old.GTIDBinlogPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, txn := range lost {
 		mustTxn(t, s.old.DB(t), txn...)
 	}
-	var err error
 	if s.oldPos, err = s.old.GTIDBinlogPos(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := binlogRecords(t, s.old, "test")
-	s.lost = recs[len(recs)-len(lost):]
-	for i := range s.lost {
-		s.lost[i].Offset = int64(len(recs) - len(lost) + i) // a new local store numbers records from 0
+	// Every lost transaction is in the log before the master dies; the
+	// streamer is stopped then, so the log does not follow the old master
+	// when it is restarted or rejoins as a replica.
+	s.store, s.lost = capt.store, txnsAfter(capt.wait(t), before)
+	if len(s.lost) != len(lost) {
+		t.Fatalf("the capture log has %d transactions after %s, want the %d lost ones", len(s.lost), before, len(lost))
 	}
-	s.store = localStore(t, recs)
 	if err := s.old.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +185,9 @@ func (s *scenario) compensate(t *testing.T, ctx context.Context, opts Options) *
 	return res
 }
 
-// binlogGTIDs is every GTID in in's binary logs, read from its files.
+// binlogGTIDs is every GTID in in's binary logs, read from its files. It
+// checks what a new master wrote, not a capture log, so it reads the files
+// directly (recordBuilder) rather than through a streamer.
 func binlogGTIDs(t testing.TB, in *sandbox.Instance) map[repl.GTID]bool {
 	out := map[repl.GTID]bool{}
 	for _, r := range binlogRecords(t, in, "check") {

@@ -3,8 +3,6 @@ package streamer
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recoup-dev/recoup/capture"
+	"github.com/recoup-dev/recoup/capture/storetest"
 	"github.com/recoup-dev/recoup/repl"
 	"github.com/recoup-dev/recoup/test/sandbox"
 )
@@ -107,23 +106,7 @@ func waitCaptured(t testing.TB, r *running, inst *sandbox.Instance) repl.GTIDSet
 
 func readLog(t testing.TB, store capture.Store) []capture.Record {
 	t.Helper()
-	ctx := context.Background()
-	rd, err := store.ReadFrom(ctx, 0)
-	if err != nil {
-		t.Fatalf("ReadFrom: %v", err)
-	}
-	defer rd.Close()
-	var out []capture.Record
-	for {
-		rec, err := rd.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("reading the capture log: %v", err)
-		}
-		out = append(out, rec)
-	}
+	return storetest.ReadLog(t, store, false)
 }
 
 func txnRecords(recs []capture.Record) []capture.Record {

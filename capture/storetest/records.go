@@ -2,10 +2,14 @@ package storetest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/recoup-dev/recoup/capture"
@@ -174,4 +178,31 @@ func nilIfEmpty[T any](s []T) []T {
 		return nil
 	}
 	return s
+}
+
+// ReadLog reads a whole capture log from its first record, through
+// capture.Dedupe when dedupe is set (as every consumer reads it), and fails
+// tb on a read error.
+func ReadLog(tb testing.TB, store capture.Store, dedupe bool) []capture.Record {
+	tb.Helper()
+	ctx := context.Background()
+	rd, err := store.ReadFrom(ctx, 0)
+	if err != nil {
+		tb.Fatalf("reading the capture log: %v", err)
+	}
+	defer rd.Close()
+	if dedupe {
+		rd = capture.Dedupe(rd)
+	}
+	var out []capture.Record
+	for {
+		rec, err := rd.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			tb.Fatalf("reading the capture log: %v", err)
+		}
+		out = append(out, rec)
+	}
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recoup-dev/recoup/capture"
+	"github.com/recoup-dev/recoup/capture/storetest"
 	"github.com/recoup-dev/recoup/repl"
 	"github.com/recoup-dev/recoup/streamer"
 	"github.com/recoup-dev/recoup/test/sandbox"
@@ -205,26 +204,7 @@ func checkFailoverLog(t *testing.T, store capture.Store, nm *sandbox.Instance, o
 
 func readAll(t *testing.T, store capture.Store, dedupe bool) []capture.Record {
 	t.Helper()
-	ctx := context.Background()
-	rd, err := store.ReadFrom(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dedupe {
-		rd = capture.Dedupe(rd)
-	}
-	defer rd.Close()
-	var out []capture.Record
-	for {
-		rec, err := rd.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, rec)
-	}
+	return storetest.ReadLog(t, store, dedupe)
 }
 
 // binlogGTIDList lists the GTIDs of a server's binlog in order.

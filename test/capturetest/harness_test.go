@@ -3,8 +3,6 @@ package capturetest
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recoup-dev/recoup/capture"
+	"github.com/recoup-dev/recoup/capture/storetest"
 	"github.com/recoup-dev/recoup/repl"
 	"github.com/recoup-dev/recoup/streamer"
 	kafkatest "github.com/recoup-dev/recoup/test/kafka"
@@ -155,24 +154,7 @@ func waitCaptured(t *testing.T, r *running, inst *sandbox.Instance, limit time.D
 // readLog reads the whole log through Dedupe, as every consumer does.
 func readLog(t *testing.T, store capture.Store) []capture.Record {
 	t.Helper()
-	ctx := t.Context()
-	rd, err := store.ReadFrom(ctx, 0)
-	if err != nil {
-		t.Fatalf("ReadFrom(0): %v", err)
-	}
-	defer rd.Close()
-	rd = capture.Dedupe(rd)
-	var out []capture.Record
-	for {
-		rec, err := rd.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("reading the capture log after %d records: %v", len(out), err)
-		}
-		out = append(out, rec)
-	}
+	return storetest.ReadLog(t, store, true)
 }
 
 func txnRecords(recs []capture.Record) []capture.Record {
