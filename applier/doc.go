@@ -157,10 +157,14 @@
 // BINLOG REPLAY: the BINLOG statement and SET gtid_domain_id, server_id,
 // gtid_seq_no. BINLOG MONITOR: SHOW BINARY LOGS, SHOW BINLOG EVENTS. The
 // BINLOG statement checks no table privileges: BINLOG REPLAY lets a user
-// write any table, so guard the account accordingly. MariaDB shows
-// triggers in information_schema only to users with the TRIGGER privilege
-// on the table; without it, source-wins relies on the captured table
-// maps' has-triggers flag.
+// write any table, so guard the account accordingly. Source-wins and
+// review write typed statements, which would fire a table's triggers a
+// second time, so they refuse tables with triggers, found in
+// information_schema.TRIGGERS (and, for source-wins, the captured table
+// maps' has-triggers flag). MariaDB 10.11 shows a table's triggers to an
+// account holding any privilege on it but SELECT (deploy's TestGrants
+// checks that the INSERT, UPDATE, DELETE above do, and SELECT alone does
+// not); MySQL shows them only with the TRIGGER privilege.
 //
 // MySQL 8 (not tested here): SELECT on the schemas, SYSTEM_VARIABLES_ADMIN
 // or REPLICATION_APPLIER for SET GTID_NEXT, BINLOG_ADMIN for the BINLOG

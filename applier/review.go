@@ -25,9 +25,9 @@ import (
 // Privileges (MariaDB 10.11, TestReviewResolve uses exactly these):
 // SELECT, INSERT, UPDATE, DELETE on the schemas, and READ_ONLY ADMIN while
 // the new master is fenced (read_only=ON). Triggers are detected through
-// information_schema, which shows a table's triggers only to users with
-// the TRIGGER privilege on it: without that privilege a table's triggers
-// go unseen, and writing the row fires them.
+// information_schema.TRIGGERS, which MariaDB 10.11 shows to an account
+// holding any privilege on the table but SELECT (the write privileges
+// above do; MySQL needs TRIGGER): a table with triggers is refused.
 
 // ErrTriggers is returned by ApplyReviewed for a transaction touching a
 // table with triggers: typed statements would fire them.

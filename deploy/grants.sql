@@ -66,7 +66,11 @@ GRANT SELECT ON `app`.* TO 'recoup_stream'@'%';
 --   INSERT, UPDATE, DELETE the source-wins policy rewrites rows; the
 --                          BINLOG replay itself checks no table privilege.
 --                          With the report policy only, the hook needs
---                          SELECT alone on the schemas.
+--                          SELECT alone on the schemas. They also make
+--                          information_schema show the tables' triggers,
+--                          which source-wins and `recoup review` refuse to
+--                          write through (typed statements would fire them
+--                          again); SELECT alone hides them (verified).
 -- BINLOG REPLAY lets an account change any table through BINLOG
 -- statements: guard this account like an administrator's.
 -- ---------------------------------------------------------------------
@@ -104,5 +108,7 @@ GRANT RELOAD ON *.* TO 'recoup_hook'@'%';
 -- -- REPLICATION CLIENT: SHOW BINARY LOGS, SHOW REPLICA STATUS.
 -- -- REPLICATION SLAVE: SHOW BINLOG EVENTS.
 -- -- PROCESS: see other sessions to kill them.
+-- -- TRIGGER on the schemas: MySQL shows a table's triggers only with it
+-- --   (source-wins and review must see them to refuse such tables).
 -- GRANT SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN, REPLICATION_APPLIER, REPLICATION_SLAVE_ADMIN, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE, PROCESS ON *.* TO 'recoup_hook'@'%';
--- GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'recoup_hook'@'%';
+-- GRANT SELECT, INSERT, UPDATE, DELETE, TRIGGER ON `app`.* TO 'recoup_hook'@'%';

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -169,7 +170,9 @@ func setupRig(t *testing.T) (*rig, map[string]string) {
 	root := r.old.DB(t)
 	mustExec(t, ctx, root, "CREATE DATABASE app",
 		"CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)",
-		"INSERT INTO app.t VALUES (100, 'seed')")
+		"INSERT INTO app.t VALUES (100, 'seed')",
+		"CREATE TABLE app.audited (id INT PRIMARY KEY, n INT NOT NULL DEFAULT 0)",
+		"CREATE TRIGGER app.audited_bi BEFORE INSERT ON app.audited FOR EACH ROW SET NEW.n = NEW.n + 1")
 	mustExec(t, ctx, root, sqlFile(t, "meta.sql")...)
 	stmts, roles := loadGrants(t, r.pw)
 	mustExec(t, ctx, root, stmts...)
@@ -244,8 +247,32 @@ func TestGrants(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the hook account sees the tables' triggers", func(t *testing.T) {
+		// source-wins and review refuse to write typed statements into a
+		// table with triggers (they would fire twice), so the hook's
+		// account must see them. MariaDB 10.11 shows a table's triggers to
+		// an account with any privilege on it but SELECT: the hook's
+		// INSERT, UPDATE, DELETE do, with no TRIGGER privilege.
+		if err := triggersVisible(t, r.connect(t, r.nm, "recoup_hook")); err != nil {
+			t.Errorf("recoup_hook: %v", err)
+		}
+		if err := triggersVisible(t, r.connect(t, r.nm, "recoup_stream")); !errors.Is(err, errNotVisible) {
+			t.Errorf("recoup_stream (SELECT only) sees the triggers (%v): the check above proves nothing", err)
+		}
+	})
 	if t.Failed() {
 		return
 	}
 	t.Run("failover with these accounts alone", func(t *testing.T) { failover(t, r) })
+}
+
+// triggersVisible: information_schema shows app.audited's trigger.
+func triggersVisible(t *testing.T, c *sql.Conn) error {
+	var n int
+	err := c.QueryRowContext(t.Context(),
+		"SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'app' AND EVENT_OBJECT_TABLE = 'audited'").Scan(&n)
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%w: %d triggers on app.audited", errNotVisible, n)
+	}
+	return err
 }
