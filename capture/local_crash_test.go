@@ -46,7 +46,7 @@ func TestLocalCrash(t *testing.T) {
 	for round := range 6 {
 		ack := runAndKill(t, dir, time.Duration(30+rng.IntN(250))*time.Millisecond)
 		loseUnsynced(t, dir, ack, rng)
-		l := openLocal(t, dir, capture.LocalOptions{SegmentBytes: 1 << 20, Logger: logs.logger()})
+		l := openLocal(t, dir, capture.LocalOptions{SegmentBytes: 1 << 20, Logger: logs.Logger()})
 		_, next, err := l.Bounds(context.Background())
 		if err != nil {
 			t.Fatal(err)

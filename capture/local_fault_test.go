@@ -73,7 +73,7 @@ func (f *faults) set(budget int64, syncErr, truncErr error) {
 func openFaulty(t *testing.T, dir string) (*capture.Local, *faults, *logBuffer) {
 	f := &faults{budget: -1}
 	var logs logBuffer
-	opts := capture.WithFileWrapper(capture.LocalOptions{Logger: logs.logger()},
+	opts := capture.WithFileWrapper(capture.LocalOptions{Logger: logs.Logger()},
 		func(file *os.File) capture.SegmentFile { return faultyFile{File: file, f: f} })
 	l, err := capture.OpenLocal(dir, opts)
 	if err != nil {
@@ -97,7 +97,7 @@ func reopenClean(t *testing.T, l *capture.Local, dir string) *capture.Local {
 	t.Helper()
 	l.Close()
 	var logs logBuffer
-	l = openLocal(t, dir, capture.LocalOptions{Logger: logs.logger()})
+	l = openLocal(t, dir, capture.LocalOptions{Logger: logs.Logger()})
 	if strings.Contains(logs.String(), "torn tail") {
 		t.Fatalf("reopen after a failed append found a torn tail: %s", logs.String())
 	}

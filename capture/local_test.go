@@ -6,42 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/recoup-dev/recoup/capture"
 	"github.com/recoup-dev/recoup/capture/storetest"
+	"github.com/recoup-dev/recoup/test/logtest"
 )
 
 // logBuffer collects a store's log lines for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+type logBuffer = logtest.Buffer
 
 func openLocal(t testing.TB, dir string, opts capture.LocalOptions) *capture.Local {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = (&logBuffer{}).logger()
+		opts.Logger = (&logBuffer{}).Logger()
 	}
 	l, err := capture.OpenLocal(dir, opts)
 	if err != nil {
@@ -209,7 +191,7 @@ func TestLocalTornTail(t *testing.T) {
 			appendBytes(t, seg, tail)
 
 			var logs logBuffer
-			l = openLocal(t, dir, capture.LocalOptions{Logger: logs.logger()})
+			l = openLocal(t, dir, capture.LocalOptions{Logger: logs.Logger()})
 			defer l.Close()
 			if !strings.Contains(logs.String(), "torn tail") || !strings.Contains(logs.String(), fmt.Sprintf("bytes=%d", len(tail))) {
 				t.Fatalf("no warning with bytes=%d in the log: %q", len(tail), logs.String())

@@ -1,54 +1,18 @@
 package streamer
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recoup-dev/recoup/capture"
 	"github.com/recoup-dev/recoup/repl"
+	"github.com/recoup-dev/recoup/test/logtest"
 	"github.com/recoup-dev/recoup/test/sandbox"
 )
-
-// logBuffer is a goroutine-safe log sink, for tests that assert on what a
-// streamer logs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// warnings returns the WARN lines logged.
-func (l *logBuffer) warnings() []string {
-	var out []string
-	for _, line := range strings.Split(l.String(), "\n") {
-		if strings.Contains(line, "level=WARN") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // seedStep is one transaction the master runs, streamed to the history
 // as a row event of app.t (a lookup) or as its query event.
@@ -132,8 +96,8 @@ func TestSeedAhead(t *testing.T) {
 				"CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
 			from := pos()
 			gapAt := run(tc.gap)
-			var logs logBuffer
-			h := newHistory(db, repl.MariaDB, func(s string) bool { return s == "app" }, logs.logger(), "test")
+			var logs logtest.Buffer
+			h := newHistory(db, repl.MariaDB, func(s string) bool { return s == "app" }, logs.Logger(), "test")
 			s := testStreamer(t, dmlTxn(t, 1)) // a log without a snapshot
 			fresh, _, err := s.loadHistory(ctx, h, resume{ok: true, pos: from, after: from})
 			if err != nil {
@@ -188,9 +152,9 @@ func testSeedAheadStreamer(t *testing.T, inst *sandbox.Instance) {
 				"CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
 			store := openStore(t, t.TempDir())
 			defer store.Close()
-			var logs logBuffer
+			var logs logtest.Buffer
 			start := func() *running {
-				s, err := New(capConfig(inst), store, logs.logger(), prometheus.NewRegistry())
+				s, err := New(capConfig(inst), store, logs.Logger(), prometheus.NewRegistry())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -236,9 +200,9 @@ func lastSnapshot(recs []capture.Record) (capture.Record, bool) {
 
 // wantWarning checks that the log holds a warning with want, or none when
 // want is empty.
-func wantWarning(t *testing.T, logs *logBuffer, want string) {
+func wantWarning(t *testing.T, logs *logtest.Buffer, want string) {
 	t.Helper()
-	warns := logs.warnings()
+	warns := logs.Warnings()
 	switch {
 	case want == "" && len(warns) > 0:
 		t.Errorf("unexpected warnings:\n%s", strings.Join(warns, "\n"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/recoup-dev/recoup/test/logtest"
 	"github.com/recoup-dev/recoup/test/sandbox"
 )
 
@@ -41,10 +40,10 @@ admin:
 	writeFile(t, cfgPath, cfg)
 
 	ctx, cancel := context.WithCancel(t.Context())
-	var stderr bytes.Buffer
+	var stderr logtest.Buffer // the daemon's goroutines log to it concurrently
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"stream", "--config", cfgPath}, io.Discard, &lockedWriter{w: &stderr})
+		done <- run(ctx, []string{"stream", "--config", cfgPath}, io.Discard, &stderr)
 	}()
 
 	body := waitHealth(t, admin, http.StatusServiceUnavailable)
@@ -99,16 +98,4 @@ func waitHealth(t *testing.T, addr string, want int) string {
 	}
 	t.Fatalf("/healthz never answered %d; last: %s", want, last)
 	return ""
-}
-
-// lockedWriter lets the daemon's goroutines share one buffer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
